@@ -1,0 +1,38 @@
+"""Layers: each one's forward and backward side by side, math and shapes in the docstring."""
+
+from .activations import (
+    ACTIVATIONS,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    get_activation,
+    log_sigmoid,
+    log_softmax,
+    sigmoid,
+    softmax,
+)
+from .base import LAYER_TYPES, Layer, register_layer
+from .dense import Dense
+from .dropout import Dropout, Flatten
+
+__all__ = [
+    "ACTIVATIONS",
+    "LAYER_TYPES",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Layer",
+    "LeakyReLU",
+    "ReLU",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "get_activation",
+    "log_sigmoid",
+    "log_softmax",
+    "register_layer",
+    "sigmoid",
+    "softmax",
+]

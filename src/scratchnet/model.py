@@ -1,0 +1,462 @@
+"""``Sequential``: a stack of layers that trains itself.
+
+Forward runs the layers in order; backward runs them in reverse, each one turning
+``dL/d(its output)`` into ``dL/d(its input)`` and filling its parameter gradients
+on the way. ``fit`` repeats forward, loss, backward and an optimiser step over
+mini-batches.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .backend import as_float_dtype, default_rng
+from .callbacks import Callback, History
+from .errors import ConfigError, DataError, DivergenceError, DTypeError, ShapeError
+from .layers.base import Layer
+from .losses import Loss, get_loss
+from .optim import Optimizer, Parameter, get_optimizer
+
+
+class Sequential:
+    """Layers applied one after the other.
+
+    >>> model = Sequential([Dense(2, 2), Sigmoid(), Dense(2, 1), Sigmoid()], seed=0)
+    >>> model.compile(loss="bce", optimizer=SGD(lr=1.0))
+    >>> history = model.fit(X, y, epochs=5000, verbose=0)
+
+    ``seed`` re-draws every layer's parameters from one ``numpy.random.Generator``
+    and drives shuffling and dropout, so the same seed gives bit-identical runs.
+    """
+
+    def __init__(self, layers: Iterable[Layer], seed=None, name: str | None = None):
+        self.layers: list[Layer] = list(layers)
+        if not self.layers:
+            raise ConfigError("Sequential needs at least one layer")
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise ConfigError(
+                    f"Sequential: item {i} is {type(layer).__name__}, not a Layer "
+                    "(did you pass a class instead of an instance, e.g. ReLU instead of ReLU()?)"
+                )
+        self.name = name
+        self.seed = seed
+        self.rng = default_rng(seed)
+        if seed is not None:
+            self.reset_parameters(self.rng)
+        for layer in self.layers:
+            if layer.stochastic:
+                layer.rng = self.rng  # one generator: one state to checkpoint
+        self.loss: Loss | None = None
+        self.optimizer: Optimizer | None = None
+        self.metrics: tuple[str, ...] = ()
+        self.stop_training = False
+        self.record_outputs = False  # insight recorders switch this on
+        self.outputs: list[np.ndarray] = []
+
+    # -- building -----------------------------------------------------------
+    def reset_parameters(self, rng=None) -> None:
+        rng = default_rng(rng)
+        for layer in self.layers:
+            layer.reset_parameters(rng)
+
+    def compile(self, loss="mse", optimizer="sgd", metrics: Sequence[str] = ("accuracy",),
+                lr: float | None = None) -> Sequential:
+        """Choose the loss (name or Loss), the optimiser (name or Optimizer) and metrics."""
+        self.loss = get_loss(loss)
+        self.optimizer = get_optimizer(optimizer, lr=lr)
+        for m in metrics:
+            if m not in ("accuracy",):
+                raise ConfigError(f"unknown metric {m!r}; expected 'accuracy'")
+        self.metrics = tuple(metrics)
+        return self
+
+    @property
+    def dtype(self) -> np.dtype:
+        for layer in self.layers:
+            if layer.dtype is not None:
+                return layer.dtype
+        return as_float_dtype(None)
+
+    def astype(self, dtype) -> Sequential:
+        """Convert every parameter to ``dtype`` (float32 or float64). Resets optimiser state."""
+        for layer in self.layers:
+            layer.astype(dtype)
+        if self.optimizer is not None:
+            self.optimizer.state = {}
+        return self
+
+    # -- the two passes -------------------------------------------------------
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.record_outputs:
+            self.outputs = []
+            for layer in self.layers:
+                x = layer.forward(x)
+                self.outputs.append(x)
+            return x
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    __call__ = forward
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Back-propagate ``dL/d(output)``; returns ``dL/d(input)``."""
+        for layer in reversed(self.layers):
+            grad_out = layer.backward(grad_out)
+        return grad_out
+
+    def train(self, mode: bool = True) -> Sequential:
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    def eval(self) -> Sequential:
+        return self.train(False)
+
+    # -- parameters -------------------------------------------------------------
+    def parameters(self) -> list[Parameter]:
+        """Every trainable array with its gradient, named ``"<layer index>.<name>"``."""
+        return [
+            Parameter(f"{i}.{k}", layer.params[k], layer.grads[k])
+            for i, layer in enumerate(self.layers)
+            for k in layer.params
+        ]
+
+    @property
+    def n_params(self) -> int:
+        return sum(layer.n_params for layer in self.layers)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of all parameters and buffers, named ``"<layer index>.<name>"``."""
+        return {
+            f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.state_dict().items()
+        }
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        expected = set(self.state_dict())
+        if set(state) != expected:
+            raise ShapeError(
+                f"state_dict keys do not match the model: missing {sorted(expected - set(state))}, "
+                f"unexpected {sorted(set(state) - expected)}"
+            )
+        for i, layer in enumerate(self.layers):
+            prefix = f"{i}."
+            own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            if own:
+                layer.load_state_dict(own)
+
+    # -- using it -----------------------------------------------------------------
+    def predict(self, X, batch_size: int | None = None) -> np.ndarray:
+        """The network's raw output for ``X`` (inference mode: no dropout, BN running stats)."""
+        X = self._check_X(X, "X")
+        was_training = [layer.training for layer in self.layers]
+        self.eval()
+        try:
+            if batch_size is None or batch_size >= len(X):
+                return self.forward(X)
+            batch_size = _positive_int(batch_size, "batch_size")
+            parts = [self.forward(X[i : i + batch_size]) for i in range(0, len(X), batch_size)]
+            return np.concatenate(parts)
+        finally:
+            for layer, mode in zip(self.layers, was_training, strict=True):
+                layer.training = mode
+
+    def predict_proba(self, X, batch_size: int | None = None) -> np.ndarray:
+        """Probabilities: the output passed through the loss's link (sigmoid/softmax for
+        losses from logits, unchanged otherwise)."""
+        out = self.predict(X, batch_size)
+        return self.loss.to_probabilities(out) if self.loss is not None else out
+
+    def predict_labels(self, X, batch_size: int | None = None) -> np.ndarray:
+        out = self.predict(X, batch_size)
+        return self._loss_or_raise().predict_labels(out)
+
+    def evaluate(self, X, y, batch_size: int | None = None) -> dict[str, float]:
+        """Loss and metrics on ``(X, y)`` in inference mode."""
+        loss = self._loss_or_raise()
+        X, y = self._check_Xy(X, y)
+        out = self.predict(X, batch_size)
+        logs = {"loss": loss.forward(out, y)}
+        if "accuracy" in self.metrics:
+            logs["accuracy"] = _accuracy(loss, out, y)
+        return logs
+
+    # -- training --------------------------------------------------------------------
+    def fit(
+        self,
+        X,
+        y,
+        epochs: int = 1,
+        batch_size: int | None = 32,
+        shuffle: bool = True,
+        validation_data: tuple | None = None,
+        validation_split: float = 0.0,
+        callbacks: Sequence[Callback] = (),
+        verbose: int = 1,
+    ) -> History:
+        """Train for ``epochs`` passes over ``(X, y)`` in mini-batches of ``batch_size``
+        (``None``: the whole set at once, as the XOR lessons do).
+
+        Each step: ``out = forward(xb)``, ``L = loss(out, yb)``, ``backward(dL/dout)``,
+        ``optimizer.step``. Returns a ``History`` with per-epoch ``loss``, ``accuracy``,
+        ``val_loss``, ``val_accuracy`` and ``lr``.
+
+        If the loss becomes NaN or inf the run stops with ``DivergenceError`` and the
+        model keeps the last weights that gave a finite loss.
+        ``verbose``: 0 silent, 1 a progress bar on a terminal (a few lines otherwise),
+        2 one line per epoch.
+        """
+        loss, opt = self._loss_or_raise(), self.optimizer
+        epochs = _positive_int(epochs, "epochs")
+        X, y = self._check_Xy(X, y)
+        y = loss.validate_targets(y, self._n_outputs(X))
+        if validation_data is None and validation_split:
+            if not 0.0 < validation_split < 1.0:
+                raise ConfigError(f"validation_split must be in (0, 1), got {validation_split!r}")
+            n_val = int(round(len(X) * validation_split))
+            if n_val == 0 or n_val == len(X):
+                raise DataError(
+                    f"validation_split={validation_split} leaves {len(X) - n_val} training and "
+                    f"{n_val} validation samples; both must be > 0"
+                )
+            # Like Keras: the last samples, before any shuffling.
+            X, y, validation_data = X[:-n_val], y[:-n_val], (X[-n_val:], y[-n_val:])
+        if validation_data is not None:
+            Xv, yv = self._check_Xy(*validation_data, names=("validation X", "validation y"))
+            yv = loss.validate_targets(yv, self._n_outputs(Xv))
+        n = len(X)
+        batch_size = n if batch_size is None else min(_positive_int(batch_size, "batch_size"), n)
+        n_batches = math.ceil(n / batch_size)
+
+        history = History()
+        cbs = [history, *callbacks]
+        for cb in cbs:
+            cb.set_model(self)
+        self.stop_training = False
+        self.train()
+        params = self.parameters()
+        progress = _Progress(verbose, epochs, n_batches)
+        logs: dict[str, float] = {}
+        for cb in cbs:
+            cb.on_train_begin(logs)
+        step = opt.t
+        snapshot = self.state_dict()
+        for epoch in range(epochs):
+            if n_batches > 1 or epoch % 100 == 0:
+                snapshot = self.state_dict()  # finite weights to fall back on if a step overflows
+            for cb in cbs:
+                cb.on_epoch_begin(epoch)
+            order = self.rng.permutation(n) if shuffle and n_batches > 1 else None
+            Xs, ys = (X[order], y[order]) if order is not None else (X, y)
+            total_loss, correct = 0.0, 0
+            bar = progress.epoch_bar(epoch)
+            lr = opt.lr
+            for b in range(n_batches):
+                xb = Xs[b * batch_size : (b + 1) * batch_size]
+                yb = ys[b * batch_size : (b + 1) * batch_size]
+                for cb in cbs:
+                    cb.on_batch_begin(step)
+                out = self.forward(xb)
+                batch_loss = loss.forward(out, yb)
+                if not math.isfinite(batch_loss):
+                    self._diverged(epoch, b, batch_loss, lr, snapshot)
+                total_loss += batch_loss * len(xb)
+                if "accuracy" in self.metrics:
+                    correct += _n_correct(loss, out, yb)
+                self.backward(loss.backward())
+                for cb in cbs:
+                    cb.on_after_backward(step)
+                lr = opt.lr
+                opt.step(params)
+                step += 1
+                for cb in cbs:
+                    cb.on_batch_end(step, {"loss": batch_loss, "lr": lr})
+                if bar is not None:
+                    bar.update(1)
+                    if b % 10 == 0 or b == n_batches - 1:
+                        bar.set_postfix(loss=f"{total_loss / min(n, (b + 1) * batch_size):.4f}")
+            logs = {"loss": total_loss / n}
+            if "accuracy" in self.metrics:
+                logs["accuracy"] = correct / n
+            if validation_data is not None:
+                val = self.evaluate(Xv, yv)
+                self.train()
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            logs["lr"] = lr
+            opt.schedule.observe(logs.get("val_loss", logs["loss"]))
+            for cb in cbs:
+                cb.on_epoch_end(epoch, logs)
+            progress.end_epoch(epoch, logs, bar)
+            if self.stop_training:
+                break
+        progress.close()
+        for cb in cbs:
+            cb.on_train_end(logs)
+        self.eval()
+        return history
+
+    def _diverged(self, epoch, batch, value, lr, snapshot):
+        # The weights now in the model produced this loss. They are finite unless the
+        # last update itself overflowed; then go back to the snapshot taken earlier.
+        self.eval()
+        if not all(np.all(np.isfinite(p.value)) for p in self.parameters()):
+            self.load_state_dict(snapshot)
+        raise DivergenceError(
+            f"training diverged at epoch {epoch + 1}, batch {batch + 1}: the loss became {value} "
+            f"(learning rate {lr:g}); the model keeps its last finite weights. Try a smaller "
+            "learning rate."
+        )
+
+    # -- description ------------------------------------------------------------------
+    def summary(self, input_shape: tuple[int, ...] | None = None, print_fn=print) -> str:
+        """A table of layers, output shapes and parameter counts, with the total."""
+        shape = tuple(input_shape) if input_shape is not None else self._guess_input_shape()
+        rows = []
+        for i, layer in enumerate(self.layers):
+            if shape is not None:
+                shape = layer.output_shape(shape)
+            out = "(batch, " + ", ".join(map(str, shape)) + ")" if shape is not None else "?"
+            rows.append((f"{i}: {type(layer).__name__}", out, f"{layer.n_params:,}"))
+        w = [max(len(r[c]) for r in rows + [("Layer", "Output shape", "Params")]) for c in range(3)]
+        line = "-" * (sum(w) + 6)
+        text = [
+            f"Sequential{'' if self.name is None else ' ' + repr(self.name)}",
+            line,
+            f"{'Layer':<{w[0]}}   {'Output shape':<{w[1]}}   {'Params':>{w[2]}}",
+            line,
+        ]
+        text += [f"{a:<{w[0]}}   {b:<{w[1]}}   {c:>{w[2]}}" for a, b, c in rows]
+        text += [line, f"Total parameters: {self.n_params:,}", line]
+        out = "\n".join(text)
+        if print_fn is not None:
+            print_fn(out)
+        return out
+
+    def get_config(self) -> dict:
+        return {
+            "layers": [{"type": type(layer).__name__, "config": layer.get_config()} for layer in self.layers],
+            "name": self.name,
+            "loss": self.loss.spec() if self.loss is not None else None,
+        }
+
+    def save(self, path) -> None:
+        """Save architecture (JSON) and weights (arrays) to one file, atomically."""
+        from .io import save_model
+
+        save_model(self, path)
+
+    def __repr__(self) -> str:
+        inner = ",\n    ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([\n    {inner},\n])"
+
+    # -- checks at the boundary --------------------------------------------------------
+    def _guess_input_shape(self):
+        first = self.layers[0]
+        n_in = getattr(first, "n_in", None) or getattr(first, "num_features", None)
+        return (n_in,) if n_in else None
+
+    def _n_outputs(self, X) -> int:
+        probe = self.predict(X[:1])
+        return int(probe.shape[1]) if probe.ndim == 2 else 1
+
+    def _loss_or_raise(self) -> Loss:
+        if self.loss is None or self.optimizer is None:
+            raise ConfigError("call model.compile(loss=..., optimizer=...) before fit/evaluate")
+        return self.loss
+
+    def _check_X(self, X, name="X") -> np.ndarray:
+        if not isinstance(X, np.ndarray):
+            try:
+                X = np.asarray(X)
+            except (ValueError, TypeError) as exc:
+                raise DataError(f"{name} could not be turned into an array: {exc}") from exc
+        if X.dtype.kind not in "biuf":
+            raise DTypeError(f"{name} must be numeric, got dtype {X.dtype}")
+        if X.ndim < 2:
+            raise ShapeError(
+                f"{name} must have a batch axis: expected shape (n_samples, features...), got "
+                f"{X.shape}; use X.reshape(-1, 1) for a single feature"
+            )
+        if len(X) == 0:
+            raise DataError(f"{name} is empty: at least one sample is needed")
+        if X.dtype != self.dtype:
+            # One explicit, documented conversion at the boundary (e.g. uint8 pixels,
+            # integer truth tables); inside the network everything stays in self.dtype.
+            X = X.astype(self.dtype)
+        if not np.all(np.isfinite(X)):
+            bad = np.argwhere(~np.isfinite(X))[0]
+            raise DataError(f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)})")
+        return X
+
+    def _check_Xy(self, X, y, names=("X", "y")):
+        X = self._check_X(X, names[0])
+        y = np.asarray(y)
+        if y.ndim == 0 or len(y) != len(X):
+            raise ShapeError(
+                f"{names[0]} and {names[1]} have different lengths: {len(X)} samples but "
+                f"{0 if y.ndim == 0 else len(y)} targets"
+            )
+        return X, y
+
+
+def _positive_int(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ConfigError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _n_correct(loss: Loss, out: np.ndarray, y: np.ndarray) -> int:
+    pred = loss.predict_labels(out)
+    if y.ndim == 2 and y.shape[1] > 1:
+        truth = y.argmax(axis=1)
+    else:
+        truth = (y.reshape(len(y), -1)[:, 0] > 0.5) if y.dtype.kind == "f" else y.reshape(-1)
+    return int(np.count_nonzero(pred == truth))
+
+
+def _accuracy(loss: Loss, out: np.ndarray, y: np.ndarray) -> float:
+    return _n_correct(loss, out, y) / len(out)
+
+
+class _Progress:
+    """tqdm bars on a terminal; plain lines (or nothing) otherwise."""
+
+    def __init__(self, verbose: int, epochs: int, n_batches: int):
+        self.verbose, self.epochs, self.n_batches = verbose, epochs, n_batches
+        self.tty = sys.stderr.isatty()
+        self.epoch_level = None
+        if verbose == 1 and self.tty and n_batches == 1 and epochs > 1:
+            from tqdm.auto import tqdm
+
+            self.epoch_level = tqdm(total=epochs, unit="epoch", leave=False, mininterval=0.2)
+
+    def epoch_bar(self, epoch):
+        if self.verbose != 1 or not self.tty or self.n_batches < 2:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self.n_batches, desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch",
+                    leave=True, mininterval=0.2)
+
+    def end_epoch(self, epoch, logs, bar):
+        text = " ".join(f"{k}={v:.4g}" for k, v in logs.items())
+        if bar is not None:
+            bar.set_postfix_str(text)
+            bar.close()
+        elif self.epoch_level is not None:
+            self.epoch_level.update(1)
+            if epoch % 50 == 0 or epoch == self.epochs - 1:
+                self.epoch_level.set_postfix(loss=f"{logs['loss']:.4f}")
+        elif self.verbose == 2 or (
+            self.verbose == 1 and (epoch == self.epochs - 1 or (epoch + 1) % max(1, self.epochs // 10) == 0)
+        ):
+            print(f"epoch {epoch + 1}/{self.epochs}: {text}", file=sys.stderr)
+
+    def close(self):
+        if self.epoch_level is not None:
+            self.epoch_level.close()

@@ -1,0 +1,289 @@
+"""Optimisers: turn gradients into parameter updates, in place.
+
+An optimiser is handed the model's parameters at each step (``step(params)``),
+where each ``Parameter`` carries ``name``, ``value`` (the array inside the layer)
+and ``grad`` (filled by backward). Per-parameter state (momentum, Adam's moments)
+is kept by name, so it can be saved in a checkpoint and restored exactly.
+
+Updates are written with ``out=`` into preallocated buffers: no new arrays per step.
+The formulas follow PyTorch's ``torch.optim`` so trajectories can be compared.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ConfigError
+from .schedules import Schedule, get_schedule
+
+
+@dataclass
+class Parameter:
+    """A view of one parameter: its name, its array and its gradient's array."""
+
+    name: str
+    value: np.ndarray
+    grad: np.ndarray
+
+
+class Optimizer:
+    """Base class. ``lr`` may be a number or a ``Schedule``."""
+
+    name = "optimizer"
+
+    def __init__(self, lr, weight_decay: float = 0.0):
+        self.schedule: Schedule = get_schedule(lr)
+        if not (math.isfinite(weight_decay) and weight_decay >= 0):
+            raise ConfigError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        self.weight_decay = float(weight_decay)
+        self.t = 0  # updates done so far
+        self.state: dict[str, dict[str, np.ndarray]] = {}
+
+    @property
+    def lr(self) -> float:
+        """The rate the next update will use."""
+        return self.schedule(self.t)
+
+    def step(self, params: list[Parameter]) -> None:
+        lr = self.schedule(self.t)
+        self.t += 1
+        for p in params:
+            st = self.state.get(p.name)
+            if st is None or next(iter(st.values()), p.value).shape != p.value.shape:
+                st = self.state[p.name] = self._init_state(p.value)
+            self._update(p.value, p.grad, st, lr)
+
+    def _init_state(self, value: np.ndarray) -> dict[str, np.ndarray]:
+        return {"tmp": np.empty_like(value)}
+
+    def _update(self, w, g, st, lr):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- checkpoints --------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Step count, schedule state and per-parameter arrays (scratch buffers excluded)."""
+        arrays = {
+            f"{name}/{k}": v.copy()
+            for name, st in self.state.items()
+            for k, v in st.items()
+            if k != "tmp"
+        }
+        return {"t": self.t, "schedule": self.schedule.state_dict(), "arrays": arrays}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.t = int(state["t"])
+        self.schedule.load_state_dict(state.get("schedule", {}))
+        self.state = {}
+        for key, arr in state["arrays"].items():
+            name, _, k = key.rpartition("/")
+            st = self.state.setdefault(name, {})
+            st[k] = np.array(arr, copy=True)
+        for st in self.state.values():
+            first = next(iter(st.values()))
+            st["tmp"] = np.empty_like(first)
+
+    def spec(self) -> dict:
+        return {"name": self.name, "lr": self.schedule.spec(), "weight_decay": self.weight_decay}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(lr={self.lr:g})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with momentum and Nesterov::
+
+        g = g + wd * w                     (weight decay, L2)
+        v = mu * v + g                     (momentum buffer)
+        w = w - lr * (g + mu * v)          (Nesterov)   or   w - lr * v   (classic)
+    """
+
+    name = "sgd"
+
+    def __init__(self, lr=0.1, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0):
+        super().__init__(lr, weight_decay)
+        if not 0 <= momentum < 1:
+            raise ConfigError(f"momentum must be in [0, 1), got {momentum!r}")
+        if nesterov and momentum == 0:
+            raise ConfigError("nesterov=True needs momentum > 0")
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+
+    def _init_state(self, value):
+        st = super()._init_state(value)
+        if self.momentum:
+            st["velocity"] = np.zeros_like(value)
+        return st
+
+    def _update(self, w, g, st, lr):
+        d = st["tmp"]
+        np.copyto(d, g)
+        if self.weight_decay:
+            d += self.weight_decay * w
+        if self.momentum:
+            v = st["velocity"]
+            if self.t == 1:  # PyTorch starts the buffer at the first gradient
+                np.copyto(v, d)
+            else:
+                v *= self.momentum
+                v += d
+            if self.nesterov:
+                d += self.momentum * v
+            else:
+                np.copyto(d, v)
+        d *= lr
+        w -= d
+
+    def spec(self):
+        return {**super().spec(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class RMSprop(Optimizer):
+    """Divide each step by a running root-mean-square of recent gradients::
+
+        s = alpha * s + (1 - alpha) * g^2
+        w = w - lr * g / (sqrt(s) + eps)
+    """
+
+    name = "rmsprop"
+
+    def __init__(self, lr=0.01, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(lr, weight_decay)
+        if not 0 < alpha < 1:
+            raise ConfigError(f"alpha must be in (0, 1), got {alpha!r}")
+        self.alpha, self.eps = float(alpha), float(eps)
+
+    def _init_state(self, value):
+        return {**super()._init_state(value), "square_avg": np.zeros_like(value)}
+
+    def _update(self, w, g, st, lr):
+        s, d = st["square_avg"], st["tmp"]
+        if self.weight_decay:
+            g = g + self.weight_decay * w
+        np.multiply(g, g, out=d)
+        d *= 1.0 - self.alpha
+        s *= self.alpha
+        s += d
+        np.sqrt(s, out=d)
+        d += self.eps
+        np.divide(g, d, out=d)
+        d *= lr
+        w -= d
+
+    def spec(self):
+        return {**super().spec(), "alpha": self.alpha, "eps": self.eps}
+
+
+class Adam(Optimizer):
+    """Adam: momentum on the gradient and a per-weight step size from its running square::
+
+        m = b1 * m + (1 - b1) * g                  first moment (mean)
+        v = b2 * v + (1 - b2) * g^2                second moment (uncentred variance)
+        w = w - lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
+
+    ``weight_decay`` here is L2 added to the gradient (PyTorch's Adam); for decoupled
+    decay use ``AdamW``.
+
+    Speed note: moments of weights that always see zero inputs (MNIST's blank border
+    pixels) decay geometrically into float32 *subnormal* numbers, which CPUs process
+    very slowly. Every ``flush_every`` steps, moments smaller than ``flush_below``
+    are set to exactly zero; at that size they change no update.
+    """
+
+    name = "adam"
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, flush_every: int = 100, flush_below: float = 1e-30):
+        super().__init__(lr, weight_decay)
+        b1, b2 = betas
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise ConfigError(f"betas must be in [0, 1), got {betas!r}")
+        self.b1, self.b2, self.eps = float(b1), float(b2), float(eps)
+        self.flush_every, self.flush_below = int(flush_every), float(flush_below)
+
+    def _init_state(self, value):
+        return {**super()._init_state(value), "m": np.zeros_like(value), "v": np.zeros_like(value)}
+
+    def _decay(self, w, lr):
+        if self.weight_decay:
+            return self.weight_decay * w
+        return None
+
+    def _update(self, w, g, st, lr):
+        m, v, d = st["m"], st["v"], st["tmp"]
+        l2 = self._decay(w, lr)
+        if l2 is not None:
+            g = g + l2
+        t = self.t
+        # m = b1 m + (1 - b1) g
+        m *= self.b1
+        np.multiply(g, 1.0 - self.b1, out=d)
+        m += d
+        # v = b2 v + (1 - b2) g^2
+        v *= self.b2
+        np.multiply(g, g, out=d)
+        d *= 1.0 - self.b2
+        v += d
+        if self.flush_every and t % self.flush_every == 0:
+            _flush_tiny(m, self.flush_below, d)
+            _flush_tiny(v, self.flush_below, d)
+        bias1 = 1.0 - self.b1**t
+        bias2 = 1.0 - self.b2**t
+        # denominator sqrt(v) / sqrt(bias2) + eps, then step = lr / bias1 * m / denom
+        np.sqrt(v, out=d)
+        d *= 1.0 / math.sqrt(bias2)
+        d += self.eps
+        np.divide(m, d, out=d)
+        d *= lr / bias1
+        w -= d
+
+    def spec(self):
+        return {**super().spec(), "betas": [self.b1, self.b2], "eps": self.eps}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): first shrink the weights,
+    ``w = w * (1 - lr * wd)``, then take the plain Adam step."""
+
+    name = "adamw"
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01, **kw):
+        super().__init__(lr, betas, eps, weight_decay, **kw)
+
+    def _decay(self, w, lr):
+        if self.weight_decay:
+            w *= 1.0 - lr * self.weight_decay
+        return None
+
+
+def _flush_tiny(a: np.ndarray, below: float, scratch: np.ndarray) -> None:
+    """Set entries with ``|a| < below`` to 0 (in place, no allocation beyond a bool mask)."""
+    np.abs(a, out=scratch)
+    a[scratch < below] = 0
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD,
+    "momentum": SGD,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+    "adamw": AdamW,
+}
+
+
+def get_optimizer(spec, lr=None) -> Optimizer:
+    """An optimiser from a name (``"adam"``; ``"momentum"`` is SGD with momentum 0.9)
+    or an Optimizer instance. ``lr`` overrides the default rate."""
+    if isinstance(spec, Optimizer):
+        return spec
+    key = str(spec).lower()
+    if key not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimiser {spec!r}; expected one of {sorted(OPTIMIZERS)}")
+    kwargs = {} if lr is None else {"lr": lr}
+    if key == "momentum":
+        kwargs["momentum"] = 0.9
+    return OPTIMIZERS[key](**kwargs)
