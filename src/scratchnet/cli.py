@@ -17,6 +17,7 @@ from .errors import ScratchnetError
 # Sub-command modules, in the order ``scratchnet --help`` lists them.
 COMMAND_MODULES = (
     "gradcheck",
+    "report",
 )
 
 

@@ -56,6 +56,7 @@ class Sequential:
         self.metrics: tuple[str, ...] = ()
         self.stop_training = False
         self.record_outputs = False  # insight recorders switch this on
+        self._backward_stop = 0
         self.outputs: list[np.ndarray] = []
 
     # -- building -----------------------------------------------------------
@@ -104,11 +105,21 @@ class Sequential:
 
     __call__ = forward
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        """Back-propagate ``dL/d(output)``; returns ``dL/d(input)``."""
-        for layer in reversed(self.layers):
+    def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
+        """Back-propagate ``dL/d(output)``; returns ``dL/d(input)``.
+
+        During ``fit`` the layers before the first trainable one are skipped and that
+        layer does not compute ``dL/d(input)`` (``None`` is returned): no parameter
+        needs it.
+        """
+        for layer in reversed(self.layers[self._backward_stop :]):
             grad_out = layer.backward(grad_out)
         return grad_out
+
+    def _skip_input_grad(self, skip: bool) -> None:
+        first = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
+        self._backward_stop = first if skip else 0
+        self.layers[first].needs_input_grad = not skip
 
     def train(self, mode: bool = True) -> Sequential:
         for layer in self.layers:
@@ -229,6 +240,7 @@ class Sequential:
         if validation_data is not None:
             Xv, yv = self._check_Xy(*validation_data, names=("validation X", "validation y"))
             yv = loss.validate_targets(yv, self._n_outputs(Xv))
+            validation_data = (Xv, yv)
         n = len(X)
         batch_size = n if batch_size is None else min(_positive_int(batch_size, "batch_size"), n)
         n_batches = math.ceil(n / batch_size)
@@ -239,6 +251,19 @@ class Sequential:
             cb.set_model(self)
         self.stop_training = False
         self.train()
+        self._skip_input_grad(True)
+        try:
+            return self._fit_loop(X, y, epochs, batch_size, n_batches, shuffle, validation_data,
+                                  history, cbs, verbose)
+        finally:
+            self._skip_input_grad(False)
+
+    def _fit_loop(self, X, y, epochs, batch_size, n_batches, shuffle, validation_data,
+                  history, cbs, verbose):
+        loss, opt = self.loss, self.optimizer
+        n = len(X)
+        if validation_data is not None:
+            Xv, yv = validation_data
         params = self.parameters()
         progress = _Progress(verbose, epochs, n_batches)
         logs: dict[str, float] = {}

@@ -2,7 +2,7 @@
 
 The file has one point per line, ``x1,x2,label``::
 
-    x1,x2,label        <- optional header (a first line with no numbers in it)
+    x1,x2,label        <- optional header: a first line of three names, no numbers
     0.25,-1.5,0
     1.0,0.75,1
     # a comment line   <- lines starting with '#' and blank lines are skipped
@@ -34,6 +34,9 @@ MAX_LABEL = 2**31 - 1
 
 _COLUMNS = "x1,x2,label"
 
+# A Python float, so the comparison happens in float64 and cannot overflow.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 def _parse_number(text: str) -> float | None:
     """``float(text)`` or ``None``; refuses Python-only spellings like ``1_000``."""
@@ -51,7 +54,7 @@ def _show(text: str, limit: int = 40) -> str:
 
 
 def _is_header(fields: list[str]) -> bool:
-    """A header row holds names, not numbers: no field of it parses as a number."""
+    """A header row holds names, not numbers: none of its fields parses as a number."""
     return all(_parse_number(f) is None for f in fields)
 
 
@@ -113,12 +116,7 @@ def load_csv_2d(
         fields = [f.strip() for f in line.split(",")]
         first = not seen_content
         seen_content = True
-        if first and _is_header(fields):
-            if len(fields) != 3:
-                raise DataFileError(
-                    f"{path}, line {number}: header has {len(fields)} column(s), "
-                    f"expected 3 ({_COLUMNS})"
-                )
+        if first and len(fields) == 3 and _is_header(fields):
             continue
         where = f"{path}, line {number}"
         if len(fields) != 3:
@@ -141,7 +139,7 @@ def load_csv_2d(
                 f"{where}: label {_show(fields[2])} must be a whole number 0..{MAX_LABEL} "
                 "(the class index)"
             )
-        if abs(x1) > np.finfo(np.float32).max or abs(x2) > np.finfo(np.float32).max:
+        if abs(x1) > _FLOAT32_MAX or abs(x2) > _FLOAT32_MAX:
             raise DataFileError(f"{where}: value too large for float32: {_show(line)}")
         xs.append((x1, x2))
         ys.append(int(label))

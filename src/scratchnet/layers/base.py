@@ -47,6 +47,9 @@ class Layer:
         self.buffers: dict[str, np.ndarray] = {}
         self.training = True
         self.dtype = None  # set by layers that own parameters
+        # False for the first trainable layer during fit: nobody needs dL/d(input) there,
+        # and for Dense(784, 256) that product alone is a third of the backward pass.
+        self.needs_input_grad = True
 
     # -- the two passes -------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract

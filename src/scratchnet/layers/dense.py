@@ -106,6 +106,8 @@ class Dense(Layer):
         dz = grad_out  # dL/dz, (batch, out)
         np.matmul(self._x.T, dz, out=self.grads["W"])  # (in, batch) @ (batch, out)
         np.sum(dz, axis=0, out=self.grads["b"])  # (out,)
+        if not self.needs_input_grad:
+            return None
         return dz @ self.params["W"].T  # (batch, out) @ (out, in) -> dL/dx
 
     def output_shape(self, input_shape):

@@ -174,7 +174,7 @@ class RunFolder:
                 "python": platform.python_version(),
                 "numpy": np.__version__,
                 "matplotlib": matplotlib.__version__,
-                "platform": platform.platform(terse=True),
+                "platform": f"{platform.system()} {platform.machine()}",
             },
             "metrics": {},
             "metric_formats": {},
@@ -504,7 +504,9 @@ def read_run_json(run_dir: str | os.PathLike) -> dict[str, Any]:
     try:
         record = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise FileFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise FileFormatError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
     except json.JSONDecodeError as exc:
         raise FileFormatError(
             f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
