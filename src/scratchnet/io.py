@@ -184,8 +184,8 @@ def _read_npy(zf, path, name, shape, dtype, nbytes) -> np.ndarray:
                 hshape, fortran, hdtype = np.lib.format.read_array_header_2_0(f)
             else:
                 raise ModelFileError(f"{path}: array {name!r} has unknown .npy version")
-        except ScratchnetError:
-            raise
+        except (ScratchnetError, zipfile.BadZipFile):
+            raise  # a bad CRC surfaces here for small members: reported as corruption
         except Exception as exc:  # numpy raises ValueError/SyntaxError on malformed headers
             raise ModelFileError(f"{path}: array {name!r} has a malformed .npy header ({exc})") from None
         if hdtype.hasobject or hdtype != dtype or tuple(hshape) != shape or fortran:

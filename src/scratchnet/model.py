@@ -9,13 +9,23 @@ mini-batches.
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from .backend import as_float_dtype, default_rng
 from .callbacks import Callback, History
+from .checkpoint import (
+    CheckpointManager,
+    Position,
+    data_fingerprint,
+    find_latest,
+    load_checkpoint,
+    restore_training,
+)
 from .errors import ConfigError, DataError, DivergenceError, DTypeError, ShapeError
 from .layers.base import Layer
 from .losses import Loss, get_loss
@@ -209,6 +219,11 @@ class Sequential:
         validation_split: float = 0.0,
         callbacks: Sequence[Callback] = (),
         verbose: int = 1,
+        *,
+        checkpoint_dir=None,
+        checkpoint_every: int | None = None,
+        keep_checkpoints: int = 3,
+        resume=False,
     ) -> History:
         """Train for ``epochs`` passes over ``(X, y)`` in mini-batches of ``batch_size``
         (``None``: the whole set at once, as the XOR lessons do).
@@ -218,9 +233,20 @@ class Sequential:
         ``val_loss``, ``val_accuracy`` and ``lr``.
 
         If the loss becomes NaN or inf the run stops with ``DivergenceError`` and the
-        model keeps the last weights that gave a finite loss.
+        model keeps the last weights that gave a finite loss (checkpoints already
+        written are kept).
         ``verbose``: 0 silent, 1 a progress bar on a terminal (a few lines otherwise),
         2 one line per epoch.
+
+        Checkpoints (see ``scratchnet.checkpoint``): with ``checkpoint_dir`` a
+        checkpoint ``ckpt-<step>.scn`` is written every ``checkpoint_every`` optimiser
+        steps (``None``: at the end of every epoch) and when training ends; the newest
+        ``keep_checkpoints`` are kept. ``resume=True`` continues from the newest
+        readable checkpoint in ``checkpoint_dir`` (starting afresh if there is none);
+        ``resume=path`` from that checkpoint file or folder. A resumed run ends with
+        the same weights, bit for bit, as one that was never interrupted. ``epochs``
+        counts from the start of the run, so a finished run resumed with a larger
+        ``epochs`` trains the additional epochs.
         """
         loss, opt = self._loss_or_raise(), self.optimizer
         epochs = _positive_int(epochs, "epochs")
@@ -240,10 +266,18 @@ class Sequential:
         if validation_data is not None:
             Xv, yv = self._check_Xy(*validation_data, names=("validation X", "validation y"))
             yv = loss.validate_targets(yv, self._n_outputs(Xv))
-            validation_data = (Xv, yv)
         n = len(X)
         batch_size = n if batch_size is None else min(_positive_int(batch_size, "batch_size"), n)
         n_batches = math.ceil(n / batch_size)
+        manager, resume_from = self._checkpoint_manager(
+            checkpoint_dir, checkpoint_every, keep_checkpoints, resume
+        )
+        data_info = None
+        if manager is not None:
+            data_info = data_fingerprint(
+                X, y, batch_size, n_batches, shuffle,
+                None if validation_data is None else (Xv, yv),
+            )
 
         history = History()
         cbs = [history, *callbacks]
@@ -251,37 +285,60 @@ class Sequential:
             cb.set_model(self)
         self.stop_training = False
         self.train()
-        self._skip_input_grad(True)
-        try:
-            return self._fit_loop(X, y, epochs, batch_size, n_batches, shuffle, validation_data,
-                                  history, cbs, verbose)
-        finally:
-            self._skip_input_grad(False)
-
-    def _fit_loop(self, X, y, epochs, batch_size, n_batches, shuffle, validation_data,
-                  history, cbs, verbose):
-        loss, opt = self.loss, self.optimizer
-        n = len(X)
-        if validation_data is not None:
-            Xv, yv = validation_data
         params = self.parameters()
-        progress = _Progress(verbose, epochs, n_batches)
         logs: dict[str, float] = {}
         for cb in cbs:
             cb.on_train_begin(logs)
+
+        # Where to start: the beginning, or a checkpoint's position.
+        pos = None
+        if resume_from is not None:
+            if resume_from.is_dir():
+                ckpt = find_latest(resume_from)
+            else:
+                ckpt = load_checkpoint(resume_from)
+            if ckpt is None:
+                if verbose:
+                    print(f"no checkpoint in {resume_from}: starting from the beginning",
+                          file=sys.stderr)
+            else:
+                pos = restore_training(self, ckpt, callbacks, history, data_info)
+                if pos.batch and pos.epoch >= epochs:
+                    raise ConfigError(
+                        f"checkpoint {ckpt.path} is in the middle of epoch {pos.epoch + 1}; "
+                        f"epochs={epochs} ends before it"
+                    )
+                if verbose:
+                    print(f"resuming from {ckpt.path} (epoch {pos.epoch + 1}, batch {pos.batch}, "
+                          f"step {pos.step})", file=sys.stderr)
+        if manager is not None:
+            manager.remove_temporary_files()
+        start_epoch = 0 if pos is None else pos.epoch
+        if pos is not None and pos.stopped:
+            start_epoch = epochs  # a callback ended this run; resuming it trains no more
+
+        progress = _Progress(verbose, epochs, n_batches, start_epoch)
         step = opt.t
         snapshot = self.state_dict()
-        for epoch in range(epochs):
+        lr = opt.lr
+        epoch = start_epoch - 1
+        for epoch in range(start_epoch, epochs):
+            mid_epoch = pos is not None and epoch == pos.epoch and pos.batch > 0
             if n_batches > 1 or epoch % 100 == 0:
                 snapshot = self.state_dict()  # finite weights to fall back on if a step overflows
             for cb in cbs:
                 cb.on_epoch_begin(epoch)
-            order = self.rng.permutation(n) if shuffle and n_batches > 1 else None
+            if mid_epoch:
+                # The epoch's order was drawn before the checkpoint; drawing again would
+                # advance the generator and change every later mask and permutation.
+                order = ckpt.order
+                first, total_loss, correct, lr = pos.batch, pos.total_loss, pos.correct, pos.lr
+            else:
+                order = self.rng.permutation(n) if shuffle and n_batches > 1 else None
+                first, total_loss, correct, lr = 0, 0.0, 0, opt.lr
             Xs, ys = (X[order], y[order]) if order is not None else (X, y)
-            total_loss, correct = 0.0, 0
-            bar = progress.epoch_bar(epoch)
-            lr = opt.lr
-            for b in range(n_batches):
+            bar = progress.epoch_bar(epoch, first)
+            for b in range(first, n_batches):
                 xb = Xs[b * batch_size : (b + 1) * batch_size]
                 yb = ys[b * batch_size : (b + 1) * batch_size]
                 for cb in cbs:
@@ -289,7 +346,7 @@ class Sequential:
                 out = self.forward(xb)
                 batch_loss = loss.forward(out, yb)
                 if not math.isfinite(batch_loss):
-                    self._diverged(epoch, b, batch_loss, lr, snapshot)
+                    self._diverged(epoch, b, batch_loss, lr, snapshot, manager)
                 total_loss += batch_loss * len(xb)
                 if "accuracy" in self.metrics:
                     correct += _n_correct(loss, out, yb)
@@ -301,6 +358,12 @@ class Sequential:
                 step += 1
                 for cb in cbs:
                     cb.on_batch_end(step, {"loss": batch_loss, "lr": lr})
+                if manager is not None and manager.due(step):
+                    self._save_checkpoint(
+                        manager, Position(epoch, b + 1, step, total_loss, correct, lr),
+                        order if b + 1 < n_batches else None, history, callbacks, data_info,
+                        snapshot,
+                    )
                 if bar is not None:
                     bar.update(1)
                     if b % 10 == 0 or b == n_batches - 1:
@@ -319,22 +382,64 @@ class Sequential:
             progress.end_epoch(epoch, logs, bar)
             if self.stop_training:
                 break
+            if manager is not None and manager.every is None and epoch + 1 < epochs:
+                self._save_checkpoint(manager, Position(epoch + 1, 0, step, lr=lr), None,
+                                      history, callbacks, data_info, snapshot)
         progress.close()
+        if manager is not None and epoch >= start_epoch:
+            # The end of the run: resuming from here trains no more (or, with a larger
+            # ``epochs``, continues with the next epoch).
+            done = Position(epoch + 1, 0, step, lr=lr, finished=True, stopped=self.stop_training)
+            self._save_checkpoint(manager, done, None, history, callbacks, data_info, snapshot)
         for cb in cbs:
             cb.on_train_end(logs)
         self.eval()
         return history
 
-    def _diverged(self, epoch, batch, value, lr, snapshot):
+    def _checkpoint_manager(self, checkpoint_dir, every, keep, resume):
+        """(manager or None, path to resume from or None), with the arguments checked."""
+        if resume is None or resume is False:
+            resume_from = None
+        elif resume is True:
+            if checkpoint_dir is None:
+                raise ConfigError("resume=True needs checkpoint_dir (the folder to resume from)")
+            resume_from = Path(checkpoint_dir)
+        elif isinstance(resume, (str, os.PathLike)):
+            resume_from = Path(resume)
+            if not resume_from.exists():
+                raise FileNotFoundError(2, "checkpoint to resume from not found", str(resume_from))
+            if checkpoint_dir is None:
+                checkpoint_dir = resume_from if resume_from.is_dir() else resume_from.parent
+        else:
+            raise ConfigError(f"resume must be True, False or a path, got {resume!r}")
+        if checkpoint_dir is None:
+            if every is not None:
+                raise ConfigError("checkpoint_every needs checkpoint_dir (where to write them)")
+            return None, None
+        return CheckpointManager(checkpoint_dir, every, keep), resume_from
+
+    def _save_checkpoint(self, manager, position, order, history, callbacks, data_info, snapshot):
+        # Never write weights that are already NaN/inf: the last checkpoint must stay usable.
+        if not all(np.all(np.isfinite(p.value)) for p in self.parameters()):
+            self._diverged(position.epoch, max(position.batch - 1, 0), "a weight became NaN or inf",
+                           position.lr, snapshot, manager)
+        manager.save(self, position, order=order, history=history, callbacks=callbacks,
+                     data=data_info)
+
+    def _diverged(self, epoch, batch, value, lr, snapshot, manager=None):
         # The weights now in the model produced this loss. They are finite unless the
         # last update itself overflowed; then go back to the snapshot taken earlier.
         self.eval()
         if not all(np.all(np.isfinite(p.value)) for p in self.parameters()):
             self.load_state_dict(snapshot)
+        what = value if isinstance(value, str) else f"the loss became {value}"
+        kept = ""
+        if manager is not None and manager.last_path is not None:
+            kept = f" The last checkpoint, {manager.last_path}, is kept."
         raise DivergenceError(
-            f"training diverged at epoch {epoch + 1}, batch {batch + 1}: the loss became {value} "
+            f"training diverged at epoch {epoch + 1}, batch {batch + 1}: {what} "
             f"(learning rate {lr:g}); the model keeps its last finite weights. Try a smaller "
-            "learning rate."
+            f"learning rate.{kept}"
         )
 
     # -- description ------------------------------------------------------------------
@@ -449,24 +554,27 @@ def _accuracy(loss: Loss, out: np.ndarray, y: np.ndarray) -> float:
 
 
 class _Progress:
-    """tqdm bars on a terminal; plain lines (or nothing) otherwise."""
+    """tqdm bars on a terminal; plain lines (or nothing) otherwise. A resumed run's bars
+    start where the interrupted run stopped."""
 
-    def __init__(self, verbose: int, epochs: int, n_batches: int):
+    def __init__(self, verbose: int, epochs: int, n_batches: int, start_epoch: int = 0):
         self.verbose, self.epochs, self.n_batches = verbose, epochs, n_batches
         self.tty = sys.stderr.isatty()
         self.epoch_level = None
         if verbose == 1 and self.tty and n_batches == 1 and epochs > 1:
             from tqdm.auto import tqdm
 
-            self.epoch_level = tqdm(total=epochs, unit="epoch", leave=False, mininterval=0.2)
+            self.epoch_level = tqdm(total=epochs, initial=min(start_epoch, epochs), unit="epoch",
+                                    leave=False, mininterval=0.2)
 
-    def epoch_bar(self, epoch):
+    def epoch_bar(self, epoch, first_batch: int = 0):
         if self.verbose != 1 or not self.tty or self.n_batches < 2:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=self.n_batches, desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch",
-                    leave=True, mininterval=0.2)
+        return tqdm(total=self.n_batches, initial=first_batch,
+                    desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=True,
+                    mininterval=0.2)
 
     def end_epoch(self, epoch, logs, bar):
         text = " ".join(f"{k}={v:.4g}" for k, v in logs.items())

@@ -88,7 +88,8 @@ def test_empty_and_header_only(tmp_path):
 
 
 def test_not_utf8(tmp_path):
-    _bad(tmp_path, b"1,2,0\n\xff\xfe\x00binary", r"line 2: not UTF-8 text \(byte 0xFF at offset 6\)")
+    pattern = r"line 2: not UTF-8 text \(byte 0xFF at offset 6\)"
+    _bad(tmp_path, b"1,2,0\n\xff\xfe\x00binary", pattern)
 
 
 def test_missing_file_and_folder(tmp_path):

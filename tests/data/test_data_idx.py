@@ -211,7 +211,9 @@ def test_max_bytes_parameter(tmp_path):
 def test_truncated_data_inside_valid_gzip(tmp_path):
     path = tmp_path / "t.gz"
     path.write_bytes(gzip.compress(_header(0x08, (5, 4)) + bytes(7)))
-    _expect(path, r"IDX data truncated: header declares 5 x 4 uint8 \(20 bytes of data\), found only 7")
+    _expect(
+        path, r"IDX data truncated: header declares 5 x 4 uint8 \(20 bytes of data\), found only 7"
+    )
 
 
 def test_trailing_data_inside_valid_gzip(tmp_path):
@@ -252,3 +254,12 @@ def test_gzip_crc_mismatch(tmp_path):
     blob[-8] ^= 0x01  # the CRC-32 stored in the gzip trailer
     path.write_bytes(bytes(blob))
     _expect(path, r"corrupt gzip stream \(BadGzipFile: CRC check failed")
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_empty_array_with_absurd_other_dimensions(tmp_path, suffix):
+    # Found by scripts/fuzz_loaders.py: numpy cannot represent shape (3e9, 3e9, 0).
+    raw = _header(0x0C, (3_238_002_693, 3_523_215_361, 0))
+    path = tmp_path / f"empty{suffix}"
+    path.write_bytes(gzip.compress(raw) if suffix else raw)
+    _expect(path, r"declares an empty array \(3238002693 x 3523215361 x 0 int32\) whose non-zero")

@@ -146,14 +146,14 @@ def test_unknown_split():
 def test_wrong_size_gz_is_refused(tmp_path):
     write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((10, 28, 28), np.uint8))
     write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(10, np.uint8))
-    with pytest.raises(DataFileError, match=r"but the canonical MNIST t10k-images-idx3-ubyte.gz is"):
+    with pytest.raises(DataFileError, match=r"but the canonical MNIST t10k-images-idx3-ubyte.gz"):
         load_mnist("test", data_dir=tmp_path)
 
 
 def test_raw_files_are_checked_by_structure(tmp_path):
     write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((5, 28, 28), np.uint8))
     write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(5, np.uint8))
-    with pytest.raises(DataFileError, match=r"expected MNIST test images of shape \(10000, 28, 28\)"):
+    with pytest.raises(DataFileError, match=r"expected MNIST test images of shape \(10000, 28"):
         load_mnist("test", data_dir=tmp_path)
 
     write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((10_000, 28, 28), np.uint8))
@@ -248,7 +248,7 @@ def test_all_mirrors_fail(tmp_path, monkeypatch):
         load_mnist("test")
     message = str(info.value)
     assert "could not download MNIST t10k-images-idx3-ubyte.gz from any mirror" in message
-    assert "https://mirror-one.invalid/mnist/t10k-images-idx3-ubyte.gz: OSError: HTTP 503" in message
+    assert "mirror-one.invalid/mnist/t10k-images-idx3-ubyte.gz: OSError: HTTP 503" in message
     assert "https://mirror-two.invalid/mnist/t10k-images-idx3-ubyte.gz: OSError" in message
     assert "--data-dir" in message
     assert isinstance(info.value, OSError)  # DownloadError is an OSError too
@@ -317,7 +317,8 @@ def test_real_pooch_downloads_real_t10k_once(t10k_dir, monkeypatch, offline_cach
         MNIST.mirrors[0] + "t10k-labels-idx1-ubyte.gz",
         MNIST.mirrors[1] + "t10k-labels-idx1-ubyte.gz",
     ]
-    assert _sha(offline_cache / "mnist" / "t10k-images-idx3-ubyte.gz") == MNIST.files["test"][0].sha256
+    cached = offline_cache / "mnist" / "t10k-images-idx3-ubyte.gz"
+    assert _sha(cached) == MNIST.files["test"][0].sha256
     log.clear()
     load_mnist("test")
     assert log == []  # cached

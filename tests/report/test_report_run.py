@@ -169,7 +169,7 @@ def test_default_run_dir_is_timestamped_and_unique(tmp_path: Path) -> None:
 
 def test_add_table_rejects_bad_shapes_and_cells(tmp_path: Path) -> None:
     run = RunFolder(tmp_path / "t", "xor", {})
-    with pytest.raises(ConfigError, match=r"row 1 has 1 cells, expected 2 \(one per column: a, b\)"):
+    with pytest.raises(ConfigError, match=r"row 1 has 1 cell, expected 2 \(one per column: a, b"):
         run.add_table("T", ["a", "b"], [[1, 2], [3]])
     with pytest.raises(ConfigError, match="columns is empty"):
         run.add_table("T", [], [])
@@ -300,3 +300,14 @@ def test_unfinished_run_still_has_a_record(tmp_path: Path, sample_factory) -> No
     assert rec["status"] == "running"
     assert len(rec["sections"]) == 4 and rec["files"][0]["file"] == "model.npz"
     assert not (tmp_path / "killed" / "report.html").exists()
+
+
+def test_reusing_a_folder_replaces_the_record_and_drops_the_old_report(tmp_path: Path) -> None:
+    first = RunFolder(tmp_path / "same", "xor", {"epochs": 1})
+    first.add_text("Old", "old text")
+    first.finish()
+    assert (tmp_path / "same" / "report.html").exists()
+    RunFolder(tmp_path / "same", "xor", {"epochs": 2})
+    rec = read_run_json(tmp_path / "same")
+    assert rec["config"] == {"epochs": 2} and rec["sections"] == []
+    assert not (tmp_path / "same" / "report.html").exists()

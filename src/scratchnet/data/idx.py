@@ -148,6 +148,18 @@ def _read_stream(
     header_bytes = 4 + 4 * ndim
     what = _describe(dims, dtype)
 
+    if n_bytes == 0:
+        # An empty array (some dimension is 0) takes no bytes, so the file size cannot
+        # vouch for the other dimensions; numpy cannot even represent a shape like
+        # (4e9, 4e9, 0). Hold them to the same limit as a compressed file's data.
+        other = math.prod(d for d in dims if d) * dtype.itemsize
+        if other > max_bytes:
+            raise DataFileError(
+                f"{path}: IDX header declares an empty array ({what}) whose non-zero "
+                f"dimensions multiply to {other:,} bytes, more than the limit of "
+                f"{max_bytes:,}; the header is corrupt"
+            )
+
     if compressed:
         if n_bytes > max_bytes:
             raise DataFileError(
@@ -236,8 +248,9 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_DECLARED_BYTES) ->
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         # EOFError: the compressed stream ends before its end marker (truncated .gz);
         # BadGzipFile: bad header, CRC or length check; zlib.error: bad deflate data.
+        kind = "zlib.error" if isinstance(exc, zlib.error) else type(exc).__name__
         raise DataFileError(
-            f"{path}: corrupt gzip stream ({type(exc).__name__}: {exc}); "
+            f"{path}: corrupt gzip stream ({kind}: {exc}); "
             "the download is damaged or the file is not really gzip-compressed"
         ) from None
     except OSError as exc:

@@ -269,7 +269,8 @@ class RunFolder:
                 raise ConfigError(f"add_table({title!r}): row {r} must be a list of cells")
             if len(row) != len(cols):
                 raise ConfigError(
-                    f"add_table({title!r}): row {r} has {len(row)} cells, expected {len(cols)} "
+                    f"add_table({title!r}): row {r} has {len(row)} cell"
+                    f"{'' if len(row) == 1 else 's'}, expected {len(cols)} "
                     f"(one per column: {', '.join(cols)})"
                 )
             out_rows.append([_scalar(v, f"add_table({title!r}): row {r}, column {cols[c]!r}")
@@ -458,6 +459,9 @@ class RunFolder:
             # Writing run.json now proves the folder is writable, and leaves a
             # valid record even if the run dies before adding anything.
             self._save()
+            # A report left by an earlier run in this folder would contradict
+            # the new run.json until finish() rebuilds it.
+            (p / REPORT_HTML).unlink(missing_ok=True)
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise ConfigError(f"cannot create run folder {p}: {reason}") from exc

@@ -277,6 +277,7 @@ footer code {
   .page { padding: 24px 14px 40px; }
   h1 { font-size: 26px; }
   .card { padding: 14px; }
+  .metrics { grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; }
   .metric-value { font-size: 22px; }
   table.kv th { width: auto; }
 }
@@ -286,6 +287,7 @@ footer code {
   .page { max-width: none; padding: 0; }
   .toc { display: none; }
   .card, .metric { border-color: #c8ced4; }
+  .metric-value { font-size: 18px; }
   section { break-inside: auto; }
   figure, .metric, tr, pre.cmd, .callout { break-inside: avoid; }
   h2, h3 { break-after: avoid; }

@@ -1,0 +1,272 @@
+"""Max and average pooling over NCHW images.
+
+Both layers look at ``kh x kw`` windows moved by ``(sh, sw)`` and reduce each window to
+one number per channel. They are computed without any loop over pixels: for each of
+the ``kh*kw`` kernel offsets ``(i, j)`` the strided view ::
+
+    x_ij = xp[:, :, i : i + sh*(Ho-1) + 1 : sh, j : j + sw*(Wo-1) + 1 : sw]   # (N, C, Ho, Wo)
+
+holds element ``(i, j)`` of every window at once, so a window reduction is a loop of
+``kh*kw`` whole-array operations. When the windows tile the image (stride == kernel,
+no padding, the usual 2x2/2 pooling) the same views come from a free reshape to
+``(N, C, Ho, kh, Wo, kw)`` and the backward pass can *assign* instead of *add*, since
+no input pixel belongs to two windows. Rows/columns that do not fill a whole window
+are dropped (PyTorch's floor mode) and get zero gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import FLOAT_DTYPES
+from ..errors import ConfigError, DTypeError, ScratchnetError, ShapeError
+from .base import Layer, register_layer
+from .conv import as_pair, pair_config, pooled_size
+
+
+class _Pool2D(Layer):
+    """Shared window geometry, validation and config of MaxPool2D and AvgPool2D."""
+
+    #: value the padding takes in the forward pass (-inf for max, 0 for average)
+    pad_value = 0.0
+
+    def __init__(self, kernel_size=2, stride=None, padding=0, name: str | None = None):
+        super().__init__(name)
+        kind = type(self).__name__
+        self.kernel_size = as_pair(kernel_size, f"{kind} kernel_size")
+        self.stride = self.kernel_size if stride is None else as_pair(stride, f"{kind} stride")
+        self.padding = as_pair(padding, f"{kind} padding", minimum=0)
+        for k, p in zip(self.kernel_size, self.padding, strict=True):
+            # PyTorch's rule: with at most half a kernel of padding, every window keeps
+            # at least one real pixel, so no output is made of padding alone.
+            if p > k // 2:
+                raise ConfigError(
+                    f"{kind} padding {pair_config(self.padding)} must be at most half the "
+                    f"kernel size {pair_config(self.kernel_size)}"
+                )
+        self._cache: dict | None = None
+
+    # -- geometry -------------------------------------------------------------------------
+    def _spatial_out(self, h: int, w: int) -> tuple[int, int]:
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        if h + 2 * ph < kh or w + 2 * pw < kw:
+            raise ShapeError(
+                f"{self.describe()}: kernel {kh}x{kw} is larger than the padded input "
+                f"{h + 2 * ph}x{w + 2 * pw} (input {h}x{w}, padding {ph},{pw})"
+            )
+        return pooled_size(h, kh, sh, ph), pooled_size(w, kw, sw, pw)
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ShapeError(
+                f"{self.describe()}: expected a sample shape (channels, height, width), "
+                f"got {tuple(input_shape)}"
+            )
+        c, h, w = input_shape
+        return (c, *self._spatial_out(h, w))
+
+    @property
+    def tiles(self) -> bool:
+        """True when windows neither overlap nor need padding (the reshape fast path)."""
+        return self.stride == self.kernel_size and self.padding == (0, 0)
+
+    def _offsets(self):
+        kh, kw = self.kernel_size
+        return [(i, j) for i in range(kh) for j in range(kw)]  # row-major order
+
+    def _check(self, x) -> np.ndarray:
+        self._check_input(x, 4, "(batch, channels, height, width)")
+        if x.dtype not in FLOAT_DTYPES:
+            raise DTypeError(
+                f"{self.describe()}: input dtype must be float32 or float64, got {x.dtype}"
+            )
+        return x
+
+    def _windows(self, xp: np.ndarray, ho: int, wo: int):
+        """Function ``(i, j) -> (N, C, Ho, Wo)`` view of element (i, j) of every window."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        if self.tiles:
+            n, c = xp.shape[:2]
+            # Cropping then splitting each spatial axis in two is always a view.
+            x6 = xp[:, :, : ho * kh, : wo * kw].reshape(n, c, ho, kh, wo, kw)
+            return lambda i, j: x6[:, :, :, i, :, j]
+        return lambda i, j: xp[:, :, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
+
+    def _pad(self, x: np.ndarray) -> np.ndarray:
+        ph, pw = self.padding
+        if ph == 0 and pw == 0:
+            return x
+        return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=self.pad_value)
+
+    def _check_grad(self, grad_out) -> dict:
+        if self._cache is None:
+            raise ScratchnetError(f"{self.describe()}: backward() called before forward()")
+        expected = self._cache["y_shape"]
+        if not isinstance(grad_out, np.ndarray) or grad_out.shape != expected:
+            got = grad_out.shape if isinstance(grad_out, np.ndarray) else type(grad_out).__name__
+            raise ShapeError(f"{self.describe()}: grad_out must have shape {expected}, got {got}")
+        if grad_out.dtype != self._cache["dtype"]:
+            raise DTypeError(
+                f"{self.describe()}: grad_out dtype is {grad_out.dtype}, expected "
+                f"{self._cache['dtype']} (the input's)"
+            )
+        return self._cache
+
+    def _grad_input(self, x_shape, dtype, ho: int, wo: int):
+        """Zeroed gradient of the (padded) input and its window views for the backward pass.
+
+        In the tiling case the covered part is fully overwritten by the caller, so only
+        the cropped remainder (rows/columns beyond ``Ho*kh``/``Wo*kw``) is zeroed.
+        """
+        n, c, h, w = x_shape
+        (kh, kw), (ph, pw) = self.kernel_size, self.padding
+        if self.tiles:
+            dx = np.empty(x_shape, dtype=dtype)
+            dx[:, :, ho * kh :] = 0
+            dx[:, :, : ho * kh, wo * kw :] = 0
+        else:
+            dx = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=dtype)
+        return dx, self._windows(dx, ho, wo)
+
+    def _crop(self, dxp: np.ndarray, x_shape) -> np.ndarray:
+        ph, pw = self.padding
+        if ph == 0 and pw == 0:
+            return dxp
+        h, w = x_shape[2:]
+        return np.ascontiguousarray(dxp[:, :, ph : ph + h, pw : pw + w])
+
+    def get_config(self) -> dict:
+        return {
+            "kernel_size": pair_config(self.kernel_size),
+            "stride": pair_config(self.stride),
+            "padding": pair_config(self.padding),
+            "name": self.name,
+        }
+
+
+@register_layer
+class MaxPool2D(_Pool2D):
+    """Max pooling: each output is the largest value of its ``kh x kw`` window.
+
+    Shapes::
+
+        x : (N, C, H, W)  ->  y : (N, C, Ho, Wo),   Ho = floor((H + 2*ph - kh) / sh) + 1
+
+    Forward::
+
+        y[n, c, r, s] = max_{i, j} xp[n, c, r*sh + i, s*sw + j]
+
+    with ``xp`` padded by ``-inf`` (padding can never be the maximum).
+
+    Backward: the max passes its gradient to the element that won and nothing to the
+    others::
+
+        dx[n, c, r*sh + i*, s*sw + j*] += dy[n, c, r, s]     (i*, j*) = argmax of the window
+
+    **Ties.** When several elements of a window share the maximum (every window of a
+    blank MNIST border is all zeros after ReLU) the max is still one function of its
+    inputs, and its gradient goes to exactly *one* of them: the first in row-major
+    order, as ``argmax`` (and PyTorch) picks it. Giving ``dy`` to every tied element
+    would multiply the gradient by the number of ties. The winner is found in the
+    backward pass by scanning the offsets in row-major order and keeping the first
+    element equal to the window's max. (A window whose max is NaN passes no gradient.)
+
+    Parameters
+    ----------
+    kernel_size : ``k`` or ``(kh, kw)``, default 2.
+    stride : ``s`` or ``(sh, sw)``; default: the kernel size (windows tile the image).
+    padding : ``-inf`` rows/columns on each side, at most half the kernel; default 0.
+    """
+
+    pad_value = -np.inf
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check(x)
+        ho, wo = self._spatial_out(*x.shape[2:])
+        xp = self._pad(x)
+        window = self._windows(xp, ho, wo)
+        offsets = self._offsets()
+        y = window(*offsets[0]).copy()
+        for i, j in offsets[1:]:
+            np.maximum(y, window(i, j), out=y)  # np.maximum propagates NaN like torch
+        self._cache = {"x_shape": x.shape, "xp": xp, "y": y, "y_shape": y.shape,
+                       "dtype": x.dtype}
+        return y
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        cache = self._check_grad(grad_out)
+        y, x_shape = cache["y"], cache["x_shape"]
+        ho, wo = y.shape[2:]
+        window = self._windows(cache["xp"], ho, wo)
+        dxp, dwindow = self._grad_input(x_shape, grad_out.dtype, ho, wo)
+        offsets = self._offsets()
+        taken = np.zeros(y.shape, dtype=bool)  # windows whose max has been routed
+        for k, (i, j) in enumerate(offsets):
+            hit = window(i, j) == y
+            if k > 0:
+                # first max in row-major order only: bool a > b is "a and not b"
+                np.greater(hit, taken, out=hit)
+            if k < len(offsets) - 1:
+                taken |= hit
+            if self.tiles:
+                np.multiply(grad_out, hit, out=dwindow(i, j))
+            else:
+                dwindow(i, j)[...] += grad_out * hit
+        return self._crop(dxp, x_shape)
+
+
+@register_layer
+class AvgPool2D(_Pool2D):
+    """Average pooling: each output is the mean of its ``kh x kw`` window.
+
+    Shapes::
+
+        x : (N, C, H, W)  ->  y : (N, C, Ho, Wo),   Ho = floor((H + 2*ph - kh) / sh) + 1
+
+    Forward (``xp`` padded with zeros that count in the mean, PyTorch's default
+    ``count_include_pad=True``)::
+
+        y[n, c, r, s] = (1 / (kh*kw)) * sum_{i, j} xp[n, c, r*sh + i, s*sw + j]
+
+    Backward: every element of a window gets an equal share of its output's gradient::
+
+        dx[n, c, r*sh + i, s*sw + j] += dy[n, c, r, s] / (kh*kw)      for all i, j
+
+    Parameters
+    ----------
+    kernel_size : ``k`` or ``(kh, kw)``, default 2.
+    stride : ``s`` or ``(sh, sw)``; default: the kernel size.
+    padding : zero rows/columns on each side, at most half the kernel; default 0.
+    """
+
+    pad_value = 0.0
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check(x)
+        ho, wo = self._spatial_out(*x.shape[2:])
+        window = self._windows(self._pad(x), ho, wo)
+        offsets = self._offsets()
+        y = window(*offsets[0]).copy()
+        for i, j in offsets[1:]:
+            y += window(i, j)
+        y *= x.dtype.type(1.0 / len(offsets))
+        self._cache = {"x_shape": x.shape, "y_shape": y.shape, "dtype": x.dtype}
+        return y
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        cache = self._check_grad(grad_out)
+        x_shape = cache["x_shape"]
+        ho, wo = grad_out.shape[2:]
+        kh, kw = self.kernel_size
+        share = grad_out * grad_out.dtype.type(1.0 / (kh * kw))  # (N, C, Ho, Wo)
+        dxp, dwindow = self._grad_input(x_shape, grad_out.dtype, ho, wo)
+        if self.tiles:
+            # every pixel of window (r, s) gets share[r, s]: one broadcast assignment
+            n, c = x_shape[:2]
+            dxp[:, :, : ho * kh, : wo * kw].reshape(n, c, ho, kh, wo, kw)[...] = share[
+                :, :, :, None, :, None
+            ]
+        else:
+            for i, j in self._offsets():
+                dwindow(i, j)[...] += share
+        return self._crop(dxp, x_shape)
