@@ -635,7 +635,8 @@ def _json_default(obj):
 def _describe_difference(saved, current, where: str = "") -> str:
     """The first place two JSON values differ, e.g. ``layers[0].config.n_out: 16 != 32``."""
     if isinstance(saved, dict) and isinstance(current, dict):
-        for k in sorted(set(saved) | set(current), key=str):
+        # In the live value's order (x before y before validation), then the file's extras.
+        for k in [*current, *(k for k in saved if k not in current)]:
             if saved.get(k, "<absent>") != current.get(k, "<absent>"):
                 return _describe_difference(saved.get(k, "<absent>"), current.get(k, "<absent>"),
                                             f"{where}.{k}" if where else str(k))

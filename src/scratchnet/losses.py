@@ -6,7 +6,10 @@ Usage mirrors a layer::
     grad = loss.backward()                 # dL/d(output), same shape as output
 
 All losses average over every element of the batch (``reduction = mean``), so a
-learning rate means the same thing whatever the batch size.
+learning rate means the same thing whatever the batch size. The value is returned as a
+Python float and the average is accumulated in float64: per-element losses of a float32
+network can be large yet representable (about 3e38) while their float32 *sum* would
+overflow to inf. Gradients stay in the output's dtype.
 
 The losses "from logits" take the raw output of the last Dense layer and apply
 the sigmoid/softmax themselves. Fusing the two is what makes them stable (no
@@ -99,7 +102,9 @@ class MSELoss(Loss):
 
     def _forward(self, a, y):
         diff = a - y
-        return np.mean(diff * diff)
+        # Squares in the output's dtype: one beyond its range is inf, which fit reports as
+        # divergence; only the sum is accumulated in float64.
+        return np.mean(diff * diff, dtype=np.float64)
 
     def _backward(self, a, y):
         return (a - y) * a.dtype.type(2.0 / a.size)
@@ -156,7 +161,8 @@ class BCEWithLogitsLoss(Loss):
     from_logits = True
 
     def _forward(self, z, y):
-        return np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
+        per_element = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+        return np.mean(per_element, dtype=np.float64)
 
     def _backward(self, z, y):
         return (sigmoid(z) - y) / z.dtype.type(z.size)
@@ -201,8 +207,8 @@ class SoftmaxCrossEntropy(Loss):
     def _forward(self, z, y):
         logp = log_softmax(z, axis=1)
         if y.ndim == 1:
-            return -np.mean(logp[np.arange(len(y)), y])
-        return -np.sum(y * logp) / len(z)
+            return -np.mean(logp[np.arange(len(y)), y], dtype=np.float64)
+        return -np.sum(y * logp, dtype=np.float64) / len(z)
 
     def _backward(self, z, y):
         grad = softmax(z, axis=1)

@@ -279,6 +279,13 @@ def get_optimizer(spec, lr=None) -> Optimizer:
     """An optimiser from a name (``"adam"``; ``"momentum"`` is SGD with momentum 0.9)
     or an Optimizer instance. ``lr`` overrides the default rate."""
     if isinstance(spec, Optimizer):
+        if lr is not None:
+            # An instance carries its own rate; ignoring this one silently would train
+            # at a rate the caller did not ask for.
+            raise ConfigError(
+                f"lr={lr!r} was given together with the optimiser {spec!r}; set the rate on "
+                "the instance instead (e.g. SGD(lr=...)) or pass the optimiser by name"
+            )
         return spec
     key = str(spec).lower()
     if key not in OPTIMIZERS:

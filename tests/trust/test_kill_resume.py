@@ -9,7 +9,7 @@ EarlyStopping, checkpoint every 4 steps, keep 3) in a subprocess and kills it:
 * in the middle of a checkpoint write (the temporary file is on disk at the kill),
 * after several checkpoints (old ones pruned),
 * near the end,
-* at two random moments, and twice in a row in one scenario.
+* at random moments (random delays, random steps), twice in a row in one scenario.
 
 The scenarios run concurrently to keep the wall time down; the kill moments are
 chosen by watching the process's output and checkpoint folder, not by the clock,
@@ -133,12 +133,32 @@ def kill_near_end(run: Run) -> str:
 
 
 def kill_random(seed: int):
+    """Kill a random 0-0.6 s after training started (it lasts about 0.7 s plus writes)."""
+
     def kill(run: Run) -> str:
-        delay = random.Random(seed).uniform(0.3, 1.6)
-        run.wait_until(lambda: time.monotonic() - run.started >= delay)
+        delay = random.Random(seed).uniform(0.0, 0.6)
+        run.wait_for_line("TRAINING")
+        time.sleep(delay)
+        assert run.proc.poll() is None, "the run ended before the random kill"
         run.kill()
         steps = _steps(run.ckpt_dir)
-        return f"random {delay:.2f}s (newest {steps[-1] if steps else None})"
+        return f"random {delay:.2f}s into training (newest {steps[-1] if steps else None})"
+
+    return kill
+
+
+def kill_random_step(seed: int):
+    """Kill a random 0-20 ms after a checkpoint of a random step ahead has appeared (for a
+    resumed run, whose remaining time is unknown in advance)."""
+
+    def kill(run: Run) -> str:
+        rnd = random.Random(seed)
+        newest = max(_steps(run.ckpt_dir), default=0)
+        target = rnd.randrange(newest + EVERY, TOTAL_STEPS - EVERY, EVERY)
+        run.wait_until(lambda: any(s >= target for s in _steps(run.ckpt_dir)))
+        time.sleep(rnd.uniform(0.0, 0.02))
+        run.kill()
+        return f"random step {target} (newest {_steps(run.ckpt_dir)[-1]})"
 
     return kill
 
@@ -165,7 +185,8 @@ SCENARIOS = [
     ("pruned", [kill_mid_pruned], None),
     ("near-end", [kill_near_end], None),
     ("random-a", [kill_random(1)], None),
-    ("random-b-twice", [kill_random(2), kill_random(3)], None),
+    ("random-c", [kill_random_step(4)], None),
+    ("random-b-twice", [kill_random(2), kill_random_step(3)], None),
 ]
 
 
@@ -226,5 +247,5 @@ def test_sigkill_at_many_moments_then_resume_is_bit_identical(tmp_path):
             assert got.tobytes() == ref_array.tobytes(), (name, key, res["notes"])
         assert res["history"] == reference["history"], (name, res["notes"])
     kill_points = sum(len(r["notes"]) for r in results.values())
-    assert kill_points >= 8
+    assert kill_points >= 9
     print("kill points:", {name: r["notes"] for name, r in results.items()})

@@ -140,7 +140,7 @@ class _BatchNorm(Layer):
         self._cache = {"xhat": xhat, "inv_std": inv_std, "m": m, "training": self.training}
         return y
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
         if self._cache is None:
             raise ScratchnetError(f"{self.describe()}: backward() called before forward()")
         xhat, inv_std, m = self._cache["xhat"], self._cache["inv_std"], self._cache["m"]
@@ -158,6 +158,8 @@ class _BatchNorm(Layer):
         dbeta, dgamma = self.grads["beta"], self.grads["gamma"]
         np.sum(dy, axis=axes, out=dbeta)
         np.sum(dy * xhat, axis=axes, out=dgamma)
+        if not self.needs_input_grad:  # first trainable layer during fit: dx unused
+            return None
         gamma = self.params["gamma"].reshape(fshape)
         dxhat = dy * gamma
         if not self._cache["training"]:

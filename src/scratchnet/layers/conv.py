@@ -377,7 +377,9 @@ class Conv2D(Layer):
         }
         return y
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
+        """Fill ``grads['W']``, ``grads['b']``; return dL/dx (``None`` when
+        ``needs_input_grad`` is False: the dcols matmul and col2im are then skipped)."""
         if self._cache is None:
             raise ScratchnetError(f"{self.describe()}: backward() called before forward()")
         cache = self._cache
@@ -399,7 +401,9 @@ class Conv2D(Layer):
         # d[W2 | b] accumulated over chunks: its last column is db, because the bias
         # entered the matmul as a weight on the row of ones.
         gwb = np.zeros((c_out, k + 1), dtype=self.dtype)
-        dxp = np.zeros((n_total, c_in, plan["hp"], plan["wp"]), dtype=self.dtype)
+        want_dx = self.needs_input_grad  # False for a network's first layer during fit
+        if want_dx:
+            dxp = np.zeros((n_total, c_in, plan["hp"], plan["wp"]), dtype=self.dtype)
         for n0 in range(0, n_total, chunk):
             n1 = min(n_total, n0 + chunk)
             n = n1 - n0
@@ -415,17 +419,22 @@ class Conv2D(Layer):
                 dy4[..., wo:] = 0
                 dy2 = dy4.reshape(c_out, n * ho * wg)
                 gwb += dy2 @ cols.T  # (C_out, n*Ho*Wp) @ (n*Ho*Wp, K+1)
-                dcols = self._ws.take("dcols", (k, n * ho * wg), self.dtype)
-                np.matmul(w2.T, dy2, out=dcols)  # (K, C_out) @ (C_out, n*Ho*Wp)
+                if want_dx:
+                    dcols = self._ws.take("dcols", (k, n * ho * wg), self.dtype)
+                    np.matmul(w2.T, dy2, out=dcols)  # (K, C_out) @ (C_out, n*Ho*Wp)
             else:
                 dy3 = np.ascontiguousarray(dy[n0:n1]).reshape(n, c_out, ho * wo)
                 # per sample (C_out, P) @ (P, K+1), summed over the samples
                 gwb += np.matmul(dy3, cols.transpose(0, 2, 1)).sum(axis=0)
-                dcols = self._ws.take("dcols", (n, k, ho * wo), self.dtype)
-                np.matmul(w2.T, dy3, out=dcols)  # (K, C_out) @ (n, C_out, P) -> (n, K, P)
-            self._col2im_add(dcols, dxp[n0:n1], plan)
+                if want_dx:
+                    dcols = self._ws.take("dcols", (n, k, ho * wo), self.dtype)
+                    np.matmul(w2.T, dy3, out=dcols)  # (K, C_out) @ (n, C_out, P) -> (n, K, P)
+            if want_dx:
+                self._col2im_add(dcols, dxp[n0:n1], plan)
         self.grads["W"][...] = gwb[:, :k].reshape(self.params["W"].shape)
         self.grads["b"][...] = gwb[:, k]
+        if not want_dx:
+            return None
         ph, pw = self.padding
         if ph or pw:
             return np.ascontiguousarray(dxp[:, :, ph : ph + h, pw : pw + w])

@@ -101,7 +101,7 @@ def _randomise_params(layer: Layer, rng: np.random.Generator, low=0.5, high=1.5)
     return layer
 
 
-# -- one case per layer type ------------------------------------------------------------
+# -- one case per layer type ----------------------------------------------------------
 def _dense(rng):
     return Dense(4, 3, init="normal", bias_init={"name": "normal", "std": 0.5}, rng=rng,
                  dtype=np.float64), rng.standard_normal((5, 4))
@@ -177,7 +177,7 @@ LAYER_CASES: dict[str, LayerCase] = {
 }
 
 
-# -- configurations with their own code paths -----------------------------------------------
+# -- configurations with their own code paths -----------------------------------------
 def _conv_stride2_pad1(rng):
     layer = _layer("Conv2D")(2, 3, 3, stride=2, padding=1, rng=rng, dtype=np.float64)
     return layer, rng.standard_normal((2, 2, 6, 5))
@@ -262,7 +262,7 @@ LAYER_VARIANTS: dict[str, tuple[str, LayerCase]] = {
 }
 
 
-# -- losses ------------------------------------------------------------------------------------
+# -- losses ---------------------------------------------------------------------------
 def _mse(rng):
     return MSELoss(), rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
 
@@ -296,7 +296,7 @@ LOSS_CASES: dict[str, LossCase] = {
 }
 
 
-# -- whole models -------------------------------------------------------------------------------
+# -- whole models ---------------------------------------------------------------------
 def _xor_net(rng):
     model = Sequential([Dense(2, 2), Sigmoid(), Dense(2, 1), Sigmoid()], seed=rng)
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
@@ -343,7 +343,7 @@ MODEL_CASES: dict[str, tuple[tuple[str, ...], ModelCase]] = {
 }
 
 
-# -- running them -----------------------------------------------------------------------------------
+# -- running them ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class CheckResult:
     """One line of the table: a case and the worst relative error of each of its
