@@ -232,6 +232,13 @@ LOADERS: dict[str, Loader] = {
 }
 
 
+# Model files and checkpoints: generators and format-aware mutators live in
+# fuzz_model_loader.py (beside this script).
+from fuzz_model_loader import LOADER_SPECS as _MODEL_LOADER_SPECS  # noqa: E402
+
+LOADERS.update({name: Loader(**spec) for name, spec in _MODEL_LOADER_SPECS.items()})
+
+
 # --- the driver -----------------------------------------------------------------------
 
 

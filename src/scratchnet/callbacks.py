@@ -64,8 +64,14 @@ class EarlyStopping(Callback):
     With ``restore_best_weights`` the model ends with the weights of its best epoch.
     """
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
-                 mode: str = "auto", restore_best_weights: bool = True):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = True,
+    ):
         if patience < 0:
             raise ConfigError(f"patience must be >= 0, got {patience!r}")
         if mode == "auto":
@@ -113,8 +119,9 @@ class ModelCheckpoint(Callback):
     """Save the model (atomically) at the end of epochs: every epoch, or only when
     ``monitor`` improves (``save_best_only``). ``path`` may contain ``{epoch}``."""
 
-    def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False,
-                 mode: str = "auto"):
+    def __init__(
+        self, path, monitor: str = "val_loss", save_best_only: bool = False, mode: str = "auto"
+    ):
         self.path = str(path)
         self.monitor, self.save_best_only = monitor, save_best_only
         if mode == "auto":

@@ -68,6 +68,7 @@ _NAME_RE = re.compile(r"ckpt-(\d{1,15})\.scn")
 # Temporary files ``fileio.atomic_writer`` leaves behind if a write is killed.
 _TEMP_RE = re.compile(r"\.ckpt-\d{1,15}\.scn\..*\.tmp")
 _MAX_INT = 2**63 - 1
+_MAX_FLOAT = 1.7976931348623157e308  # an int beyond this has no float
 
 
 def checkpoint_name(step: int) -> str:
@@ -239,7 +240,7 @@ def load_checkpoint(path) -> Checkpoint:
     values = v.dict(h, "values", "history")
     history: dict[str, list[float]] = {}
     for k, vs in values.items():
-        if not isinstance(vs, list) or not all(_is_number(x) for x in vs):
+        if not isinstance(vs, list) or not all(_is_number(x) and abs(x) <= _MAX_FLOAT for x in vs):
             raise ModelFileError(f"{path}: history {k!r} is not a list of numbers")
         history[k] = [float(x) for x in vs]
     epochs = h.get("epochs")
@@ -604,10 +605,9 @@ class _Validator:
         val = self._get(d, key, where)
         if not _is_number(val):
             raise ModelFileError(f"{self.path}: {self._name(key, where)} must be a number")
-        try:
-            return float(val)
-        except OverflowError:
-            raise ModelFileError(f"{self.path}: {self._name(key, where)} is out of range") from None
+        if isinstance(val, int) and abs(val) > _MAX_FLOAT:
+            raise ModelFileError(f"{self.path}: {self._name(key, where)} is out of range")
+        return float(val)
 
     def bool(self, d, key, where=None) -> bool:
         val = self._get(d, key, where)

@@ -16,7 +16,12 @@ from .errors import ScratchnetError
 
 # Sub-command modules, in the order ``scratchnet --help`` lists them.
 COMMAND_MODULES = (
+    "xor",
+    "neuron",
+    "explain",
     "gradcheck",
+    "experiment",
+    "lr_find",
     "report",
 )
 

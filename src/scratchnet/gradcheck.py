@@ -61,7 +61,9 @@ class GradcheckReport:
 
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
-    scale = max(float(np.max(np.abs(analytic), initial=0.0)), float(np.max(np.abs(numeric), initial=0.0)))
+    scale = max(
+        float(np.max(np.abs(analytic), initial=0.0)), float(np.max(np.abs(numeric), initial=0.0))
+    )
     if scale == 0.0:
         return 0.0
     return float(np.max(np.abs(analytic - numeric))) / scale
@@ -136,8 +138,13 @@ def gradcheck(
             numeric[j] = (lp - lm) / (2 * h)
         a = analytic[name].reshape(-1)[idx]
         report.rows.append(
-            GradcheckRow(name, value.shape, len(idx), float(np.max(np.abs(a), initial=0)),
-                         relative_error(a, numeric))
+            GradcheckRow(
+                name,
+                value.shape,
+                len(idx),
+                float(np.max(np.abs(a), initial=0)),
+                relative_error(a, numeric),
+            )
         )
     if check_input:
         idx = _sample(x.size, max_checks, rng)
@@ -153,14 +160,20 @@ def gradcheck(
             numeric[j] = (lp - lm) / (2 * h)
         a = dx.reshape(-1)[idx]
         report.rows.append(
-            GradcheckRow("input", x.shape, len(idx), float(np.max(np.abs(a), initial=0)),
-                         relative_error(a, numeric))
+            GradcheckRow(
+                "input",
+                x.shape,
+                len(idx),
+                float(np.max(np.abs(a), initial=0)),
+                relative_error(a, numeric),
+            )
         )
     return report
 
 
-def gradcheck_loss(loss: Loss | str, output: np.ndarray, target: np.ndarray,
-                   h: float = 1e-6) -> GradcheckReport:
+def gradcheck_loss(
+    loss: Loss | str, output: np.ndarray, target: np.ndarray, h: float = 1e-6
+) -> GradcheckReport:
     """Check a loss's ``backward`` against central differences of its ``forward``."""
     loss = get_loss(loss)
     z = np.array(output, dtype=np.float64)
@@ -180,8 +193,15 @@ def gradcheck_loss(loss: Loss | str, output: np.ndarray, target: np.ndarray,
         flat[i] = old
         numeric[i] = (lp - lm) / (2 * h)
     rep = GradcheckReport(type(loss).__name__)
-    rep.rows.append(GradcheckRow("input", z.shape, z.size, float(np.max(np.abs(analytic))),
-                                 relative_error(analytic, numeric)))
+    rep.rows.append(
+        GradcheckRow(
+            "input",
+            z.shape,
+            z.size,
+            float(np.max(np.abs(analytic))),
+            relative_error(analytic, numeric),
+        )
+    )
     return rep
 
 

@@ -182,9 +182,7 @@ def get_initializer(spec) -> Initializer:
         )
     key = name.lower()
     if key not in INITIALIZERS:
-        raise ConfigError(
-            f"unknown initialiser {name!r}; expected one of {sorted(INITIALIZERS)}"
-        )
+        raise ConfigError(f"unknown initialiser {name!r}; expected one of {sorted(INITIALIZERS)}")
     cls = INITIALIZERS[key]
     try:
         return cls(**kwargs)

@@ -20,6 +20,7 @@ is built.
 from __future__ import annotations
 
 import json
+import lzma
 import math
 import struct
 import zipfile
@@ -90,11 +91,39 @@ def read_archive(path, kind: str) -> tuple[dict, dict[str, np.ndarray], dict]:
             return _read_zip(zf, path, size, kind)
     except ScratchnetError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, struct.error,
-            NotImplementedError, ValueError, KeyError, OverflowError, OSError, TypeError,
-            UnicodeDecodeError, SyntaxError, MemoryError) as exc:
-        raise ModelFileError(f"{path}: corrupted or truncated {kind} file ({type(exc).__name__}: "
-                             f"{exc})") from None
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        lzma.LZMAError,
+        EOFError,
+        struct.error,
+        NotImplementedError,
+        ValueError,
+        KeyError,
+        OverflowError,
+        OSError,
+        TypeError,
+        UnicodeDecodeError,
+        SyntaxError,
+        MemoryError,
+        RuntimeError,
+    ) as exc:
+        raise ModelFileError(
+            f"{path}: corrupted or truncated {kind} file ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _check_member(path, info: zipfile.ZipInfo) -> None:
+    """scratchnet writes every member stored (uncompressed) and unencrypted; anything
+    else is refused before ``zipfile`` decompresses or asks for a password."""
+    if info.flag_bits & 0x1:
+        raise ModelFileError(f"{path}: archive member {info.filename!r} is encrypted")
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise ModelFileError(
+            f"{path}: archive member {info.filename!r} is compressed (zip method "
+            f"{info.compress_type}); scratchnet files store their members uncompressed"
+        )
 
 
 def _read_zip(zf: zipfile.ZipFile, path: Path, size: int, kind: str):
@@ -102,6 +131,7 @@ def _read_zip(zf: zipfile.ZipFile, path: Path, size: int, kind: str):
     if HEADER not in names:
         raise ModelFileError(f"{path}: not a scratchnet {kind} file (no {HEADER} inside)")
     info = zf.getinfo(HEADER)
+    _check_member(path, info)
     if info.file_size > MAX_HEADER_BYTES:
         raise ModelFileError(f"{path}: header of {info.file_size} bytes is implausibly large")
     with zf.open(info) as f:
@@ -159,8 +189,10 @@ def _array_spec(path, name, spec):
     if not isinstance(name, str) or not isinstance(spec, dict):
         raise ModelFileError(f"{path}: bad array declaration {name!r}")
     shape, dtype = spec.get("shape"), spec.get("dtype")
-    if not isinstance(shape, list) or len(shape) > 8 or not all(
-        isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**40 for d in shape
+    if (
+        not isinstance(shape, list)
+        or len(shape) > 8
+        or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**40 for d in shape)
     ):
         raise ModelFileError(f"{path}: array {name!r} has an invalid shape {shape!r}")
     if dtype not in ALLOWED_DTYPES:
@@ -173,6 +205,7 @@ def _array_spec(path, name, spec):
 
 def _read_npy(zf, path, name, shape, dtype, nbytes) -> np.ndarray:
     info = zf.getinfo(f"{name}.npy")
+    _check_member(path, info)
     if info.file_size > nbytes + MAX_NPY_HEADER:
         raise ModelFileError(f"{path}: array {name!r} member is larger than its declaration")
     with zf.open(info) as f:
@@ -187,7 +220,9 @@ def _read_npy(zf, path, name, shape, dtype, nbytes) -> np.ndarray:
         except (ScratchnetError, zipfile.BadZipFile):
             raise  # a bad CRC surfaces here for small members: reported as corruption
         except Exception as exc:  # numpy raises ValueError/SyntaxError on malformed headers
-            raise ModelFileError(f"{path}: array {name!r} has a malformed .npy header ({exc})") from None
+            raise ModelFileError(
+                f"{path}: array {name!r} has a malformed .npy header ({exc})"
+            ) from None
         if hdtype.hasobject or hdtype != dtype or tuple(hshape) != shape or fortran:
             raise ModelFileError(
                 f"{path}: array {name!r} is {hdtype} {tuple(hshape)} in the archive but declared "
@@ -231,22 +266,29 @@ def model_from_config(config: dict, arrays: dict[str, np.ndarray], path="<config
             )
         if not isinstance(cfg, dict) or not all(_is_plain_json(v) for v in cfg.values()):
             raise ModelFileError(f"{path}: layer {i} ({type_name}) has an invalid config")
-        own = {k[len(f"{i}."):]: a.shape for k, a in arrays.items() if k.startswith(f"{i}.")}
+        own = {k[len(f"{i}.") :]: a.shape for k, a in arrays.items() if k.startswith(f"{i}.")}
         try:
             wanted = cls.param_shapes(cfg)
-        except (TypeError, ValueError, KeyError, ScratchnetError) as exc:
-            raise ModelFileError(f"{path}: layer {i} ({type_name}) has an invalid config: {exc}") from None
+        except (TypeError, ValueError, KeyError, ArithmeticError, ScratchnetError) as exc:
+            raise ModelFileError(
+                f"{path}: layer {i} ({type_name}) has an invalid config: {exc}"
+            ) from None
         if wanted != own:
             raise ModelFileError(
                 f"{path}: layer {i} ({type_name}) needs arrays {wanted} but the file holds {own}"
             )
         try:
             layers.append(cls(**cfg))
-        except (TypeError, ValueError, ScratchnetError) as exc:
-            raise ModelFileError(f"{path}: layer {i} ({type_name}) cannot be built: {exc}") from None
+        # ArithmeticError: e.g. a huge integer where a float is expected (Dropout p=1e400).
+        except (TypeError, ValueError, ArithmeticError, ScratchnetError) as exc:
+            raise ModelFileError(
+                f"{path}: layer {i} ({type_name}) cannot be built: {exc}"
+            ) from None
     if not layers:
         raise ModelFileError(f"{path}: model has no layers")
-    model = Sequential(layers, name=config.get("name") if isinstance(config.get("name"), str) else None)
+    model = Sequential(
+        layers, name=config.get("name") if isinstance(config.get("name"), str) else None
+    )
     if config.get("loss") is not None:
         try:
             model.loss = get_loss(config["loss"])
@@ -264,7 +306,7 @@ def load_model(path):
     for k, a in arrays.items():
         if not k.startswith("state/"):
             raise ModelFileError(f"{path}: unexpected array {k!r}")
-        state[k[len("state/"):]] = a
+        state[k[len("state/") :]] = a
     return model_from_config(meta.get("model"), state, path)
 
 
@@ -276,5 +318,3 @@ def _is_plain_json(v) -> bool:
     if isinstance(v, dict):
         return all(isinstance(k, str) and _is_plain_json(x) for k, x in v.items()) and len(v) < 100
     return False
-
-

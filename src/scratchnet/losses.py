@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ConfigError, DataError, ShapeError
-from .layers.activations import log_softmax, sigmoid, softmax
+from .layers.activations import sigmoid, softmax
 
 
 class Loss:
@@ -129,20 +129,24 @@ class BCELoss(Loss):
     """
 
     name = "bce"
+    _clipped = _clipped_of = None  # the clipped p of the last forward, and its source
 
     def __init__(self, eps: float = 1e-7):
         self.eps = float(eps)
 
     def _clip(self, p):
         eps = max(self.eps, float(np.finfo(p.dtype).eps))
-        return np.clip(p, eps, 1.0 - eps)
+        return np.minimum(np.maximum(p, eps), 1.0 - eps)  # np.clip without its Python layers
 
     def _forward(self, p, y):
-        p = self._clip(p)
-        return -np.mean(y * np.log(p) + (1.0 - y) * np.log1p(-p))
+        clipped = self._clip(p)
+        self._clipped, self._clipped_of = clipped, p  # backward reuses it
+        # mean written as sum / size: np.mean's Python wrapper costs more than the sum
+        # itself on XOR-sized arrays (same float32 result).
+        return -(y * np.log(clipped) + (1.0 - y) * np.log1p(-clipped)).sum() / p.size
 
     def _backward(self, p, y):
-        p = self._clip(p)
+        p = self._clipped if self._clipped_of is p else self._clip(p)
         return (p - y) / (p * (1.0 - p)) / p.dtype.type(p.size)
 
     def validate_targets(self, target, n_outputs):
@@ -188,12 +192,12 @@ class SoftmaxCrossEntropy(Loss):
     def _align_target(self, output, target):
         target = np.asarray(target)
         if output.ndim != 2:
-            raise ShapeError(f"{self.name}: expected logits of shape (batch, classes), got {output.shape}")
+            raise ShapeError(
+                f"{self.name}: expected logits of shape (batch, classes), got {output.shape}"
+            )
         if target.ndim == 1:
             if len(target) != len(output):
-                raise ShapeError(
-                    f"{self.name}: {len(target)} labels for {len(output)} outputs"
-                )
+                raise ShapeError(f"{self.name}: {len(target)} labels for {len(output)} outputs")
             if target.dtype.kind not in "iu":
                 raise DataError(f"{self.name}: integer labels expected, got dtype {target.dtype}")
             return target
@@ -204,14 +208,27 @@ class SoftmaxCrossEntropy(Loss):
             )
         return target.astype(output.dtype, copy=False)
 
+    _probs = _probs_of = None  # softmax of the last forward's logits, and those logits
+
     def _forward(self, z, y):
-        logp = log_softmax(z, axis=1)
+        # log_softmax and softmax share their work: with s = z - max(z) and e = exp(s),
+        # log p = s - log(sum e) and p = e / sum e. Computing both here (the same
+        # operations as log_softmax() and softmax()) lets backward reuse p.
+        shifted = z - z.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        total = e.sum(axis=1, keepdims=True)
+        logp = shifted - np.log(total)
+        e /= total
+        self._probs, self._probs_of = e, z
         if y.ndim == 1:
-            return -np.mean(logp[np.arange(len(y)), y], dtype=np.float64)
+            return -logp[np.arange(len(y)), y].sum(dtype=np.float64) / len(y)
         return -np.sum(y * logp, dtype=np.float64) / len(z)
 
     def _backward(self, z, y):
-        grad = softmax(z, axis=1)
+        if self._probs_of is z:  # p from the forward pass; used once, as it is modified
+            grad, self._probs, self._probs_of = self._probs, None, None
+        else:
+            grad = softmax(z, axis=1)
         if y.ndim == 1:
             grad[np.arange(len(y)), y] -= 1.0
         else:
@@ -221,6 +238,13 @@ class SoftmaxCrossEntropy(Loss):
 
     def to_probabilities(self, output):
         return softmax(output, axis=1)
+
+    def predict_labels(self, output):
+        # softmax keeps the order of the logits: the largest logit is the predicted class,
+        # no exponentials needed (fit counts correct answers every batch).
+        if output.ndim == 2 and output.shape[1] > 1:
+            return output.argmax(axis=1)
+        return super().predict_labels(output)
 
     def validate_targets(self, target, n_outputs):
         target = np.asarray(target)

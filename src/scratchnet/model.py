@@ -248,7 +248,7 @@ class Sequential:
         counts from the start of the run, so a finished run resumed with a larger
         ``epochs`` trains the additional epochs.
         """
-        loss, opt = self._loss_or_raise(), self.optimizer
+        loss = self._loss_or_raise()
         epochs = _positive_int(epochs, "epochs")
         X, y = self._check_Xy(X, y)
         y = loss.validate_targets(y, self._n_outputs(X))
@@ -272,19 +272,32 @@ class Sequential:
         manager, resume_from = self._checkpoint_manager(
             checkpoint_dir, checkpoint_every, keep_checkpoints, resume
         )
+        if validation_data is not None:
+            validation_data = (Xv, yv)
         data_info = None
         if manager is not None:
-            data_info = data_fingerprint(
-                X, y, batch_size, n_batches, shuffle,
-                None if validation_data is None else (Xv, yv),
-            )
+            data_info = data_fingerprint(X, y, batch_size, n_batches, shuffle, validation_data)
 
+        self.stop_training = False
+        self.train()
+        # The first trainable layer's dL/d(input) feeds nothing during fit: skip it.
+        self._skip_input_grad(True)
+        try:
+            return self._fit_loop(X, y, validation_data, epochs, batch_size, n_batches, shuffle,
+                                  callbacks, verbose, manager, resume_from, data_info)
+        finally:
+            self._skip_input_grad(False)
+
+    def _fit_loop(self, X, y, validation_data, epochs, batch_size, n_batches, shuffle,
+                  callbacks, verbose, manager, resume_from, data_info) -> History:
+        loss, opt = self.loss, self.optimizer
+        n = len(X)
+        if validation_data is not None:
+            Xv, yv = validation_data
         history = History()
         cbs = [history, *callbacks]
         for cb in cbs:
             cb.set_model(self)
-        self.stop_training = False
-        self.train()
         params = self.parameters()
         logs: dict[str, float] = {}
         for cb in cbs:

@@ -119,6 +119,10 @@ class SGD(Optimizer):
 
     def _update(self, w, g, st, lr):
         d = st["tmp"]
+        if not (self.weight_decay or self.momentum):  # plain gradient descent: w -= lr g
+            np.multiply(g, lr, out=d)
+            w -= d
+            return
         np.copyto(d, g)
         if self.weight_decay:
             d += self.weight_decay * w

@@ -17,7 +17,12 @@ from .errors import ConfigError
 
 
 def _positive(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ConfigError(f"{what} must be a finite number > 0, got {value!r}")
     return float(value)
 
@@ -120,7 +125,9 @@ class CosineWarmup(Schedule):
         if step < w:
             return self.base_lr * (step + 1) / w
         progress = min(1.0, (step - w) / max(1, T - w))
-        return self.min_lr + (self.base_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return self.min_lr + (self.base_lr - self.min_lr) * 0.5 * (
+            1.0 + math.cos(math.pi * progress)
+        )
 
     def spec(self):
         return {
@@ -137,8 +144,14 @@ class ReduceOnPlateau(Schedule):
 
     name = "plateau"
 
-    def __init__(self, lr, factor: float = 0.5, patience: int = 5, threshold: float = 1e-4,
-                 min_lr: float = 0.0):
+    def __init__(
+        self,
+        lr,
+        factor: float = 0.5,
+        patience: int = 5,
+        threshold: float = 1e-4,
+        min_lr: float = 0.0,
+    ):
         super().__init__(lr)
         if not 0 < factor < 1:
             raise ConfigError(f"factor must be in (0, 1), got {factor!r}")

@@ -30,8 +30,17 @@ from scratchnet.lessons.gradcheck_all import (
 TOL = 1e-6
 
 
+NOT_IMPORTED = ("is not registered in LAYER_TYPES: is its module imported by "
+                "scratchnet/layers/__init__.py?")
+
+
 def test_every_registered_layer_has_a_gradcheck_case():
-    # Adding a layer with @register_layer but no case here makes this fail.
+    # Adding a layer with @register_layer but no case in LAYER_CASES makes this fail;
+    # so does a case for a layer that never gets registered.
+    no_case = sorted(set(LAYER_TYPES) - set(LAYER_CASES))
+    assert not no_case, f"layers without a case in LAYER_CASES: {no_case}"
+    unregistered = sorted(set(LAYER_CASES) - set(LAYER_TYPES))
+    assert not unregistered, f"{unregistered} {NOT_IMPORTED}"
     assert set(LAYER_CASES) == set(LAYER_TYPES)
 
 
@@ -59,7 +68,7 @@ def test_every_loss_class_has_a_case():
 @pytest.mark.parametrize("name", sorted(LAYER_CASES))
 def test_layer_gradient(name):
     if name not in LAYER_TYPES:
-        pytest.fail(f"{name} has a case but is not registered in LAYER_TYPES")
+        pytest.fail(f"{name} {NOT_IMPORTED}")
     result = check_layer_case(name, LAYER_CASES[name], tol=TOL)
     layer, _ = LAYER_CASES[name](np.random.default_rng(0))
     # One row per parameter plus the input: nothing silently skipped.
@@ -71,7 +80,7 @@ def test_layer_gradient(name):
 def test_layer_variant_gradient(label):
     type_name, case = LAYER_VARIANTS[label]
     if type_name not in LAYER_TYPES:
-        pytest.fail(f"{type_name} is not registered in LAYER_TYPES")
+        pytest.fail(f"{type_name} {NOT_IMPORTED}")
     result = check_layer_case(label, case, tol=TOL)
     assert result.ok, f"{label}: {result.errors}"
 
@@ -87,7 +96,7 @@ def test_model_gradient(label):
     types, case = MODEL_CASES[label]
     missing = [t for t in types if t not in LAYER_TYPES]
     if missing:
-        pytest.fail(f"{label} needs unregistered layer types {missing}")
+        pytest.fail(f"{label}: {missing} {NOT_IMPORTED}")
     result = check_model_case(label, case, tol=TOL)
     model, *_ = case(np.random.default_rng(0))
     assert set(result.errors) == {p.name for p in model.parameters()} | {"input"}

@@ -17,11 +17,13 @@ from .recorder import Recorder, activation_kind
 from .recording import Recording
 from .stats import (
     SATURATION_TOL,
+    column_spread,
     dead_unit_share,
     dead_units,
     histogram,
     saturation_share,
     saturation_threshold,
+    segment_norms,
     segment_stats,
 )
 from .surfaces import SURFACES, OptimizerPath, Surface, get_surface, optimizer_path
@@ -35,6 +37,7 @@ __all__ = [
     "Recording",
     "Surface",
     "activation_kind",
+    "column_spread",
     "dead_unit_share",
     "dead_units",
     "decision_grid",
@@ -45,5 +48,6 @@ __all__ = [
     "plane_grid",
     "saturation_share",
     "saturation_threshold",
+    "segment_norms",
     "segment_stats",
 ]

@@ -49,6 +49,7 @@ from .stats import (
     SegmentLayout,
     concat_float64,
     saturation_threshold,
+    segment_norms,
     segment_stats,
     unit_view,
 )
@@ -228,9 +229,9 @@ class Recorder(Callback):
         grads = [layer.grads["W"] for layer in layers]
         weights = [layer.params["W"] for layer in layers]
         layout = self._layout("W", weights)
-        g = segment_stats(grads, want_hist=False, layout=layout)
-        rec["grad_norm"].append(g.norm)
-        rec["grad_mean_abs"].append(g.mean_abs)
+        g_norm, g_mean_abs = segment_norms(grads, layout)
+        rec["grad_norm"].append(g_norm)
+        rec["grad_mean_abs"].append(g_mean_abs)
         # The float64 copy of the weights is both the input of the statistics and
         # the "before" snapshot of the update ratio, computed in on_batch_end.
         w_flat = concat_float64(weights)
@@ -240,7 +241,7 @@ class Recorder(Callback):
         rec["weight_std"].append(w.std)
         rec["weight_norm"].append(w.norm)
         rec["weight_hist"].append(w.counts)
-        rec["weight_edges"].append(w.edges)
+        rec["weight_range"].append(w.range)
         self._record_activations(model)
 
     def _record_activations(self, model) -> None:
@@ -249,10 +250,10 @@ class Recorder(Callback):
         fresh = self.activations and A > 0 and len(model.outputs) == len(model.layers)
         if not fresh:
             nan = np.full(A, np.nan)
-            for key in ("act_mean", "act_std", "act_saturation", "act_dead"):
+            for key in ("act_mean", "act_std", "act_zero", "act_saturation", "act_dead"):
                 rec[key].append(nan)
-            rec["act_hist"].append(np.zeros((A, self.bins), dtype=np.int64))
-            rec["act_edges"].append(np.full((A, self.bins + 1), np.nan))
+            rec["act_hist"].append(np.zeros((A, self.bins), dtype=np.int32))
+            rec["act_range"].append(np.full((A, 2), np.nan))
         else:
             outs = [model.outputs[a["index"]] for a in acts]
             layout = self._layout("act", outs)
@@ -269,11 +270,13 @@ class Recorder(Callback):
             for j in self._relu_layers:
                 alive = np.any(unit_view(outs[j]) != 0, axis=1)
                 dead[j] = 1.0 - np.count_nonzero(alive) / alive.size
+            zero = np.add.reduceat(flat == 0, layout.starts) / layout.sizes
             s = segment_stats(outs, flat=flat, layout=layout)
             rec["act_mean"].append(s.mean)
             rec["act_std"].append(s.std)
+            rec["act_zero"].append(zero)
             rec["act_hist"].append(s.counts)
-            rec["act_edges"].append(s.edges)
+            rec["act_range"].append(s.range)
             rec["act_saturation"].append(sat)
             rec["act_dead"].append(dead)
         if self._switched_outputs:

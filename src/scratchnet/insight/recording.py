@@ -17,11 +17,13 @@ Arrays (``R`` records, ``L`` weight layers, ``A`` activation layers, ``B`` bins,
     grad_mean_abs (R, L)         mean |dW|
     update_ratio (R, L)          ||W_after - W_before|| / ||W_before|| of that step
     weight_mean, weight_std, weight_norm (R, L)
-    weight_hist (R, L, B) int64, weight_edges (R, L, B + 1)
+    weight_hist (R, L, B) int32  histogram counts of W, B equal bins over ...
+    weight_range (R, L, 2)       ... [first edge, last edge] (``rec.weight_edges``: all edges)
     act_mean, act_std (R, A)     of each activation layer's output on the batch
+    act_zero (R, A)              share of outputs exactly 0 (a ReLU's inactive outputs)
     act_saturation (R, A)        share of saturated outputs (sigmoid/tanh; NaN otherwise)
     act_dead (R, A)              share of dead units (ReLU; NaN otherwise)
-    act_hist (R, A, B) int64, act_edges (R, A, B + 1)
+    act_hist (R, A, B) int32, act_range (R, A, 2)   as for the weights
     step, step_loss, step_lr (S,)  every optimiser step: index, batch loss, learning rate
     epoch_<key> (E,)             per-epoch logs: epoch_loss, epoch_accuracy, epoch_lr, ...
 """
@@ -52,13 +54,13 @@ class Recording:
     RECORD_KEYS: ClassVar[tuple[str, ...]] = (
         "record_step", "record_epoch", "record_loss",
         "grad_norm", "grad_mean_abs", "update_ratio",
-        "weight_mean", "weight_std", "weight_norm", "weight_hist", "weight_edges",
-        "act_mean", "act_std", "act_saturation", "act_dead", "act_hist", "act_edges",
+        "weight_mean", "weight_std", "weight_norm", "weight_hist", "weight_range",
+        "act_mean", "act_std", "act_zero", "act_saturation", "act_dead", "act_hist", "act_range",
     )
     STEP_KEYS: ClassVar[tuple[str, ...]] = ("step", "step_loss", "step_lr")
     DTYPES: ClassVar[dict[str, type]] = {
-        "record_step": np.int64, "record_epoch": np.int64, "weight_hist": np.int64,
-        "act_hist": np.int64, "step": np.int64,
+        "record_step": np.int64, "record_epoch": np.int64, "weight_hist": np.int32,
+        "act_hist": np.int32, "step": np.int64,
     }
 
     @staticmethod
@@ -68,9 +70,9 @@ class Recording:
             "record_step": (), "record_epoch": (), "record_loss": (),
             "grad_norm": (L,), "grad_mean_abs": (L,), "update_ratio": (L,),
             "weight_mean": (L,), "weight_std": (L,), "weight_norm": (L,),
-            "weight_hist": (L, B), "weight_edges": (L, B + 1),
-            "act_mean": (A,), "act_std": (A,), "act_saturation": (A,), "act_dead": (A,),
-            "act_hist": (A, B), "act_edges": (A, B + 1),
+            "weight_hist": (L, B), "weight_range": (L, 2),
+            "act_mean": (A,), "act_std": (A,), "act_zero": (A,), "act_saturation": (A,),
+            "act_dead": (A,), "act_hist": (A, B), "act_range": (A, 2),
         }
 
     def __init__(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]):
@@ -100,6 +102,22 @@ class Recording:
     @property
     def activation_labels(self) -> list[str]:
         return [a["label"] for a in self.activation_layers]
+
+    @staticmethod
+    def _edges(ranges: np.ndarray, bins: int) -> np.ndarray:
+        fractions = np.arange(bins + 1, dtype=np.float64) / bins
+        lo, hi = ranges[..., :1], ranges[..., 1:]
+        return lo + (hi - lo) * fractions
+
+    @property
+    def weight_edges(self) -> np.ndarray:
+        """``(R, L, B + 1)`` bin edges of ``weight_hist``."""
+        return self._edges(self.arrays["weight_range"], self.arrays["weight_hist"].shape[-1])
+
+    @property
+    def act_edges(self) -> np.ndarray:
+        """``(R, A, B + 1)`` bin edges of ``act_hist`` (NaN where nothing was recorded)."""
+        return self._edges(self.arrays["act_range"], self.arrays["act_hist"].shape[-1])
 
     @property
     def n_records(self) -> int:
@@ -145,10 +163,12 @@ class Recording:
         early = g[steps <= cutoff]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratios = early[:, 0] / early[:, -1]
-            ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
-        if ratios.size == 0:
-            return float("nan")
-        return float(np.exp(np.mean(np.log(ratios))))
+            # Records where the last layer had no gradient say nothing; a first layer
+            # without gradient gives ratio 0, and then the geometric mean is 0 too.
+            ratios = ratios[np.isfinite(ratios)]
+            if ratios.size == 0:
+                return float("nan")
+            return float(np.exp(np.mean(np.log(ratios))))
 
     def __repr__(self) -> str:
         return (f"Recording({self.n_records} records, {len(self.weight_layers)} weight layers, "
@@ -172,7 +192,7 @@ class Recording:
                        for k, v in self.arrays.items()},
         }
         with atomic_writer(npz) as fh:
-            np.savez(fh, **self.arrays)
+            np.savez_compressed(fh, **self.arrays)
         atomic_write_text(sidecar, json.dumps(header, indent=1, ensure_ascii=False) + "\n")
         return npz, sidecar
 

@@ -111,6 +111,19 @@ def dead_unit_share(a: np.ndarray) -> float:
     return float(np.count_nonzero(dead) / dead.size)
 
 
+def column_spread(W: np.ndarray) -> float:
+    """Largest difference between any unit's incoming weights and unit 0's:
+    ``max_j max_i |W[i, j] - W[i, 0]|`` for ``W (in, units)``.
+
+    Zero means every unit of the layer computes exactly the same function: the
+    symmetry that an all-zeros (or any constant) initialisation never breaks.
+    """
+    W = np.asarray(W)
+    if W.ndim != 2 or W.shape[1] == 0:
+        raise ShapeError(f"column_spread expects a weight matrix (in, units), got shape {W.shape}")
+    return float(np.max(np.abs(W - W[:, :1]))) if W.size else 0.0
+
+
 def histogram(x: np.ndarray, bins: int = 30) -> tuple[np.ndarray, np.ndarray]:
     """``(counts (bins,), edges (bins + 1,))`` of ``x`` over ``[min(x), max(x)]``.
 
@@ -129,7 +142,8 @@ class SegmentStats:
 
     ``mean``, ``std`` (population, ``ddof=0``), ``mean_abs`` (mean of ``|x|``),
     ``norm`` (``sqrt(sum x^2)``), ``min``, ``max``, ``size`` (element counts);
-    ``counts (k, bins)`` and ``edges (k, bins + 1)`` when histograms were asked for.
+    ``counts (k, bins)``, ``edges (k, bins + 1)`` and ``range (k, 2)`` (first and last
+    edge) when histograms were asked for.
     """
 
     mean: np.ndarray
@@ -141,6 +155,7 @@ class SegmentStats:
     size: np.ndarray
     counts: np.ndarray | None = None
     edges: np.ndarray | None = None
+    range: np.ndarray | None = None
 
     def hist_single(self) -> tuple[np.ndarray, np.ndarray]:
         if self.counts is None or self.edges is None:
@@ -180,6 +195,21 @@ class SegmentLayout:
 def concat_float64(arrays: Sequence[np.ndarray]) -> np.ndarray:
     """The arrays flattened and joined into one new float64 vector (one copy)."""
     return np.concatenate([np.ravel(a) for a in arrays], dtype=np.float64)
+
+
+def segment_norms(arrays: Sequence[np.ndarray], layout: SegmentLayout | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``(norm, mean_abs)``, each ``(k,)``: ``sqrt(sum x^2)`` and ``mean |x|`` of every
+    array, in float64; the two statistics the recorder takes of gradients (a cheaper
+    subset of :func:`segment_stats`: two passes over the data instead of six)."""
+    if not arrays:
+        raise ShapeError("segment_norms needs at least one array")
+    if layout is None or not layout.matches(arrays):
+        layout = SegmentLayout([a.size for a in arrays])
+    flat = concat_float64(arrays)
+    sum_abs = np.add.reduceat(np.abs(flat), layout.starts)
+    flat *= flat
+    return np.sqrt(np.add.reduceat(flat, layout.starts)), sum_abs / layout.sizes
 
 
 def segment_stats(arrays: Sequence[np.ndarray], bins: int = 30, want_hist: bool = True,
@@ -237,4 +267,5 @@ def segment_stats(arrays: Sequence[np.ndarray], bins: int = 30, want_hist: bool 
         idx += layout.bin_offset
         stats.counts = np.bincount(idx, minlength=k * nb).reshape(k, nb)
         stats.edges = lo[:, None] + width[:, None] * layout.fractions[None, :]
+        stats.range = np.column_stack([lo, lo + width])
     return stats

@@ -7,9 +7,9 @@ parameter whose gradient is written out by hand below.
 
 Surfaces (``f(x, y)`` and its gradient ``(df/dx, df/dy)``):
 
-* ``quadratic``: an elongated bowl ``f = (x^2 + 25 y^2) / 2``, gradient ``(x, 25 y)``.
-  Curvature differs 25-fold between the two directions: plain gradient descent must
-  keep its rate below ``2 / 25`` for ``y`` not to blow up, and then creeps along ``x``.
+* ``quadratic``: an elongated bowl ``f = (x^2 + 50 y^2) / 2``, gradient ``(x, 50 y)``.
+  Curvature differs 50-fold between the two directions: plain gradient descent must
+  keep its rate below ``2 / 50`` for ``y`` not to blow up, and then creeps along ``x``.
 * ``rosenbrock``: ``f = (1 - x)^2 + 100 (y - x^2)^2``, minimum 0 at ``(1, 1)``; a long,
   curved, flat-bottomed valley. Gradient
   ``(-2 (1 - x) - 400 x (y - x^2), 200 (y - x^2))``.
@@ -52,11 +52,11 @@ class Surface:
 
 
 def _quadratic(x, y):
-    return 0.5 * (x * x + 25.0 * y * y)
+    return 0.5 * (x * x + 50.0 * y * y)
 
 
 def _quadratic_grad(x, y):
-    return x, 25.0 * y
+    return x, 50.0 * y
 
 
 def _rosenbrock(x, y):
@@ -86,7 +86,7 @@ def _beale_grad(x, y):
 
 
 SURFACES: dict[str, Surface] = {
-    "quadratic": Surface("quadratic", "elongated bowl  f = (x² + 25y²)/2", _quadratic,
+    "quadratic": Surface("quadratic", "elongated bowl  f = (x² + 50y²)/2", _quadratic,
                          _quadratic_grad, start=(-4.0, 1.5), minimum=(0.0, 0.0),
                          xlim=(-5.0, 5.0), ylim=(-2.5, 2.5)),
     "rosenbrock": Surface("rosenbrock", "Rosenbrock  f = (1-x)² + 100(y-x²)²", _rosenbrock,

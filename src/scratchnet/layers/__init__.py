@@ -14,8 +14,11 @@ from .activations import (
     softmax,
 )
 from .base import LAYER_TYPES, Layer, register_layer
+from .batchnorm import BatchNorm1d, BatchNorm2d
+from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout, Flatten
+from .pooling import AvgPool2D, MaxPool2D
 
 __all__ = [
     "ACTIVATIONS",
@@ -35,4 +38,9 @@ __all__ = [
     "register_layer",
     "sigmoid",
     "softmax",
+    "AvgPool2D",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2D",
+    "MaxPool2D",
 ]

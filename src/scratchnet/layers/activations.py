@@ -21,11 +21,10 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     Finite and in [0, 1] for every finite ``z``, including +-1e4 and float32's extremes.
     """
     z = np.asarray(z)
-    out = np.empty_like(z, dtype=np.result_type(z.dtype, np.float32))
-    pos = z >= 0
-    e = np.exp(-np.abs(z, dtype=out.dtype))  # in (0, 1]: never overflows
-    np.divide(1.0, 1.0 + e, out=out, where=pos)
-    np.divide(e, 1.0 + e, out=out, where=~pos)
+    e = np.exp(-np.abs(z, dtype=np.result_type(z.dtype, np.float32)))  # in (0, 1]: no overflow
+    denom = 1.0 + e
+    out = np.divide(1.0, denom, out=np.empty_like(denom))  # right for z >= 0 ...
+    np.divide(e, denom, out=out, where=z < 0)  # ... and e^z / (1 + e^z) where z < 0
     return out
 
 
@@ -90,8 +89,8 @@ class ReLU(Layer):
     """
 
     def forward(self, z):
-        self._mask = z > 0
-        return z * self._mask
+        self._mask = z > 0  # cached: the derivative is 1 where z > 0, else 0
+        return np.maximum(z, 0)  # one pass; NaN stays NaN
 
     def backward(self, grad_out):
         return grad_out * self._mask

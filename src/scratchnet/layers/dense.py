@@ -88,7 +88,9 @@ class Dense(Layer):
         self.params["W"][...] = self.init(
             (self.n_in, self.n_out), self.n_in, self.n_out, rng, self.dtype
         )
-        self.params["b"][...] = self.bias_init((self.n_out,), self.n_in, self.n_out, rng, self.dtype)
+        self.params["b"][...] = self.bias_init(
+            (self.n_out,), self.n_in, self.n_out, rng, self.dtype
+        )
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x, 2, f"(batch, {self.n_in})")
@@ -105,7 +107,7 @@ class Dense(Layer):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         dz = grad_out  # dL/dz, (batch, out)
         np.matmul(self._x.T, dz, out=self.grads["W"])  # (in, batch) @ (batch, out)
-        np.sum(dz, axis=0, out=self.grads["b"])  # (out,)
+        dz.sum(axis=0, out=self.grads["b"])  # (out,)
         if not self.needs_input_grad:
             return None
         return dz @ self.params["W"].T  # (batch, out) @ (out, in) -> dL/dx
@@ -122,4 +124,3 @@ class Dense(Layer):
             "dtype": self.dtype.name,
             "name": self.name,
         }
-

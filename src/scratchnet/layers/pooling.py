@@ -92,6 +92,33 @@ class _Pool2D(Layer):
             return lambda i, j: x6[:, :, :, i, :, j]
         return lambda i, j: xp[:, :, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
 
+    def _reduce(self, xp: np.ndarray, ho: int, wo: int, op) -> np.ndarray:
+        """Combine the elements of every window with the binary ufunc ``op`` (maximum, add).
+
+        Tiling windows go in two steps, which keeps the memory access contiguous: first
+        the ``kh`` rows of each band of windows (whole rows of length Wo*kw at a time),
+        then the ``kw`` neighbours inside each window row. Otherwise: one whole-array
+        operation per kernel offset.
+        """
+        (kh, kw) = self.kernel_size
+        if self.tiles:
+            n, c = xp.shape[:2]
+            bands = xp[:, :, : ho * kh, : wo * kw].reshape(n, c, ho, kh, wo * kw)
+            rows = bands[:, :, :, 0].copy()  # (N, C, Ho, Wo*kw)
+            for i in range(1, kh):
+                op(rows, bands[:, :, :, i], out=rows)
+            rows = rows.reshape(n, c, ho, wo, kw)
+            out = rows[..., 0].copy()
+            for j in range(1, kw):
+                op(out, rows[..., j], out=out)
+            return out
+        window = self._windows(xp, ho, wo)
+        offsets = self._offsets()
+        out = window(*offsets[0]).copy()
+        for i, j in offsets[1:]:
+            op(out, window(i, j), out=out)
+        return out
+
     def _pad(self, x: np.ndarray) -> np.ndarray:
         ph, pw = self.padding
         if ph == 0 and pw == 0:
@@ -184,11 +211,7 @@ class MaxPool2D(_Pool2D):
         self._check(x)
         ho, wo = self._spatial_out(*x.shape[2:])
         xp = self._pad(x)
-        window = self._windows(xp, ho, wo)
-        offsets = self._offsets()
-        y = window(*offsets[0]).copy()
-        for i, j in offsets[1:]:
-            np.maximum(y, window(i, j), out=y)  # np.maximum propagates NaN like torch
+        y = self._reduce(xp, ho, wo, np.maximum)  # np.maximum propagates NaN, like torch
         self._cache = {"x_shape": x.shape, "xp": xp, "y": y, "y_shape": y.shape,
                        "dtype": x.dtype}
         return y
@@ -244,12 +267,9 @@ class AvgPool2D(_Pool2D):
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check(x)
         ho, wo = self._spatial_out(*x.shape[2:])
-        window = self._windows(self._pad(x), ho, wo)
-        offsets = self._offsets()
-        y = window(*offsets[0]).copy()
-        for i, j in offsets[1:]:
-            y += window(i, j)
-        y *= x.dtype.type(1.0 / len(offsets))
+        y = self._reduce(self._pad(x), ho, wo, np.add)
+        kh, kw = self.kernel_size
+        y *= x.dtype.type(1.0 / (kh * kw))
         self._cache = {"x_shape": x.shape, "y_shape": y.shape, "dtype": x.dtype}
         return y
 
@@ -261,10 +281,12 @@ class AvgPool2D(_Pool2D):
         share = grad_out * grad_out.dtype.type(1.0 / (kh * kw))  # (N, C, Ho, Wo)
         dxp, dwindow = self._grad_input(x_shape, grad_out.dtype, ho, wo)
         if self.tiles:
-            # every pixel of window (r, s) gets share[r, s]: one broadcast assignment
+            # every pixel of window (r, s) gets share[r, s]: repeat each share kw times
+            # along the row, then copy that row into the kh rows of the band of windows.
             n, c = x_shape[:2]
-            dxp[:, :, : ho * kh, : wo * kw].reshape(n, c, ho, kh, wo, kw)[...] = share[
-                :, :, :, None, :, None
+            row = np.repeat(share, kw, axis=3)  # (N, C, Ho, Wo*kw)
+            dxp[:, :, : ho * kh, : wo * kw].reshape(n, c, ho, kh, wo * kw)[...] = row[
+                :, :, :, None, :
             ]
         else:
             for i, j in self._offsets():

@@ -1,4 +1,4 @@
-"""The gradient check of everything: every layer, activation, loss and two small models.
+"""The gradient check of everything: every layer, activation, loss and a few small models.
 
 Each hand-written ``backward`` is compared with central differences of ``forward``
 (see :mod:`scratchnet.gradcheck`), in float64, and must agree to a relative error
@@ -103,8 +103,9 @@ def _randomise_params(layer: Layer, rng: np.random.Generator, low=0.5, high=1.5)
 
 # -- one case per layer type ----------------------------------------------------------
 def _dense(rng):
-    return Dense(4, 3, init="normal", bias_init={"name": "normal", "std": 0.5}, rng=rng,
-                 dtype=np.float64), rng.standard_normal((5, 4))
+    layer = Dense(4, 3, init="xavier_normal", bias_init={"name": "normal", "std": 0.5}, rng=rng,
+                  dtype=np.float64)
+    return layer, rng.standard_normal((5, 4))
 
 
 def _sigmoid(rng):

@@ -107,15 +107,17 @@ def plot_decision_boundaries(grids: Mapping[str, PlaneGrid], X, y, *, title: str
 
 
 def _kind_range(kind: str, values: np.ndarray) -> tuple[float, float, str]:
-    if kind == "tanh":
-        return -1.0, 1.0, "RdBu_r"
-    if kind == "sigmoid":
-        return 0.0, 1.0, "RdBu_r"
-    hi = float(np.nanmax(np.abs(values))) if values.size else 1.0
-    hi = hi if hi > 0 else 1.0
-    if kind in ("relu",):
-        return 0.0, hi, "Oranges"
-    return -hi, hi, "RdBu_r"
+    """Colour range of one layer's tiles: centred on the activation's neutral value
+    (0.5 sigmoid, 0 tanh and others) and just wide enough for the layer's values, so
+    small differences show and white always means "neutral"; ReLU: 0 to the maximum."""
+    finite = values[np.isfinite(values)]
+    if kind == "relu":
+        hi = float(finite.max()) if finite.size else 1.0
+        return 0.0, hi if hi > 0 else 1.0, "Oranges"
+    centre = 0.5 if kind == "sigmoid" else 0.0
+    dev = float(np.max(np.abs(finite - centre))) if finite.size else 0.0
+    dev = dev if dev > 1e-6 else 1e-6
+    return centre - dev, centre + dev, "RdBu_r"
 
 
 def plot_hidden_units(grid: PlaneGrid, maps: Sequence[UnitMaps], X=None, y=None, *,
@@ -124,8 +126,9 @@ def plot_hidden_units(grid: PlaneGrid, maps: Sequence[UnitMaps], X=None, y=None,
     """Small multiples: one tile per hidden unit, its activation over the input plane.
 
     One block of rows per hidden layer (at most ``max_cols`` tiles per row), a colour
-    bar per layer (tanh: -1..1, sigmoid: 0..1, ReLU: 0..layer max). With ``X, y`` the
-    points are drawn faintly on every tile, so the cuts can be related to the data.
+    bar per layer, centred on the neutral value (sigmoid 0.5, tanh 0; ReLU from 0) and
+    spanning that layer's values. With ``X, y`` the points are drawn faintly on every
+    tile, so the cuts can be related to the data.
     """
     if not maps:
         raise ConfigError("plot_hidden_units: no hidden layers given")

@@ -4,7 +4,7 @@ The surface and the paths come from ``scratchnet.insight.surfaces`` (the engine'
 optimisers stepping a 2-element parameter); this module only draws them: filled
 contours of ``f`` (of ``log10 f`` for surfaces whose values span many decades), the
 global minimum as a star, each path as a line with a dot at every few steps and a
-cross where it ended.
+cross where it ended. The grey scale runs from white (low) to black (high).
 """
 
 from __future__ import annotations
@@ -40,12 +40,18 @@ def _draw_surface(ax, surface: Surface, resolution: int = 300):
     return cs, label
 
 
+#: Line styles of successive paths: paths that nearly coincide (Adam and AdamW) stay
+#: distinguishable when the later one is dashed.
+PATH_STYLES = ("-", "-", "-", "-", (0, (4, 2)), (0, (1, 1.5)), "-.")
+
+
 def _draw_paths(ax, paths: Sequence[OptimizerPath], mark_every: int) -> None:
     for i, path in enumerate(paths):
         color = PALETTE[i % len(PALETTE)]
         pts = path.points
         end = "diverged" if path.diverged else f"f = {path.final_value:.2g}"
         ax.plot(pts[:, 0], pts[:, 1], color=color, linewidth=1.5,
+                linestyle=PATH_STYLES[i % len(PATH_STYLES)],
                 label=f"{path.label} ({end})", zorder=3)
         ax.plot(pts[::mark_every, 0], pts[::mark_every, 1], linestyle="none", marker="o",
                 markersize=2.5, color=color, zorder=3)

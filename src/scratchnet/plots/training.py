@@ -124,16 +124,17 @@ def plot_gradient_flow(recordings, *, stat: str = "grad_mean_abs", title: str | 
 
 def plot_gradient_profile(recordings, *, where: str | int = "start", stat: str = "grad_mean_abs",
                           early_fraction: float | None = 0.1, title: str | None = None,
-                          width: float = 6.4, height: float = 3.6) -> Figure:
+                          ax=None, width: float = 6.4, height: float = 3.6) -> Figure:
     """Gradient size against layer depth, one line per run: vanishing gradients as a slope.
 
     With ``early_fraction`` (default 0.1) each point is the geometric mean over the
     records in the first 10% of recorded steps, which smooths out the noise of
     single mini-batches; with ``early_fraction=None`` the record ``where``
-    (``"start"``, ``"middle"``, ``"end"`` or an index) is used.
+    (``"start"``, ``"middle"``, ``"end"`` or an index) is used. A layer whose
+    gradient is exactly zero leaves a gap (log axis). ``ax``: draw into these axes.
     """
     runs = _runs(recordings)
-    fig, ax = new_figure(width, height)
+    fig, ax = (ax.figure, ax) if ax is not None else new_figure(width, height)
     for i, (label, rec) in enumerate(runs.items()):
         values = rec.arrays[stat]
         if rec.n_records == 0:
