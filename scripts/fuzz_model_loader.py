@@ -306,7 +306,8 @@ def npy_member(data: bytes, rng: np.random.Generator) -> bytes:
         return data
     kind = int(rng.integers(7))
     if kind == 0:
-        with np.errstate(all="ignore"):  # overflowing casts are fine: any values will do
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # lossy casts are fine: any values will do
             new = _npy_bytes(a.astype([np.float64, np.float32, np.int64, np.uint8, np.float16,
                                        np.complex64][int(rng.integers(6))]))
     elif kind == 1:

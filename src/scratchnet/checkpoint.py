@@ -114,12 +114,16 @@ class Position:
     lr: float = 0.0
     finished: bool = False
     stopped: bool = False
+    #: The generator's state when the epoch began (kept when ``fit`` has ``augment``,
+    #: so a resumed epoch can redo its augmentation exactly).
+    epoch_rng: dict | None = None
 
     def to_json(self) -> dict:
         return {
             "epoch": self.epoch, "batch": self.batch, "step": self.step,
             "total_loss": float(self.total_loss), "correct": int(self.correct),
             "lr": float(self.lr), "finished": self.finished, "stopped": self.stopped,
+            "epoch_rng": None if self.epoch_rng is None else _rng_to_json(self.epoch_rng),
         }
 
 
@@ -231,7 +235,10 @@ def load_checkpoint(path) -> Checkpoint:
         lr=v.float(p, "lr", "position"),
         finished=v.bool(p, "finished", "position"),
         stopped=v.bool(p, "stopped", "position"),
+        epoch_rng=p.get("epoch_rng"),
     )
+    if position.epoch_rng is not None and not isinstance(position.epoch_rng, dict):
+        raise ModelFileError(f"{path}: position.epoch_rng must be a generator state")
     if position.step != opt_t:
         raise ModelFileError(
             f"{path}: position says {position.step} steps but the optimiser has taken {opt_t}"
@@ -327,9 +334,11 @@ class CheckpointManager:
         self.last_path: Path | None = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError) as exc:
+        except (FileExistsError, NotADirectoryError):
+            blocker = next((p for p in (self.folder, *self.folder.parents) if p.is_file()),
+                           self.folder)
             raise ConfigError(
-                f"cannot create checkpoint folder {self.folder}: a file is in the way ({exc})"
+                f"cannot create checkpoint folder {self.folder}: {blocker} is a file, not a folder"
             ) from None
         except OSError as exc:
             raise ConfigError(
@@ -374,12 +383,14 @@ class CheckpointManager:
 
 
 def data_fingerprint(X: np.ndarray, y: np.ndarray, batch_size: int, n_batches: int,
-                     shuffle: bool, validation=None) -> dict:
+                     shuffle: bool, validation=None, augment: bool = False) -> dict:
     """Sizes, settings and CRC-32 checksums of the training data: resuming on other
-    data (or another batch size) would not continue the same run."""
+    data (or another batch size, or with/without augmentation) would not continue the
+    same run."""
     info = {
         "n": int(len(X)), "batch_size": int(batch_size), "n_batches": int(n_batches),
-        "shuffle": bool(shuffle), "x": _array_fingerprint(X), "y": _array_fingerprint(y),
+        "shuffle": bool(shuffle), "augment": bool(augment),
+        "x": _array_fingerprint(X), "y": _array_fingerprint(y),
     }
     if validation is not None:
         info["validation"] = [_array_fingerprint(validation[0]), _array_fingerprint(validation[1])]
@@ -449,7 +460,13 @@ def restore_training(model, ckpt: Checkpoint, callbacks: Sequence[Callback], his
             raise ModelFileError(f"{path}: shuffle order is not a permutation of {n} samples")
     elif data["shuffle"] and n_batches > 1 and 0 < pos.batch < n_batches:
         raise ModelFileError(f"{path}: mid-epoch checkpoint of a shuffled run has no order")
-    rng_state = _rng_from_json(path, ckpt.rng_state, model.rng.bit_generator.state)
+    if data.get("augment") and 0 < pos.batch < n_batches and pos.epoch_rng is None:
+        raise ModelFileError(f"{path}: mid-epoch checkpoint of an augmented run has no "
+                             "generator state for the epoch's start")
+    template = model.rng.bit_generator.state
+    rng_state = _rng_from_json(path, ckpt.rng_state, template)
+    if pos.epoch_rng is not None:
+        pos.epoch_rng = _rng_from_json(path, pos.epoch_rng, template)
     restorers = [
         _callback_restorer(path, cb, entry)
         for cb, entry in zip(callbacks, ckpt.callbacks, strict=True)
@@ -471,7 +488,19 @@ def restore_training(model, ckpt: Checkpoint, callbacks: Sequence[Callback], his
 
 # -- the command line -----------------------------------------------------------------------
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--checkpoint-every N``, ``--keep-checkpoints K`` and ``--resume [PATH]``."""
+    """Add ``--checkpoint-every N``, ``--keep-checkpoints K`` and ``--resume [PATH]``.
+
+    In a command::
+
+        add_checkpoint_arguments(parser)                      # in register()
+        ...
+        run_dir = resume_run_dir(args, "mnist") or args.out or default_run_dir("mnist")
+        model.fit(X, y, ..., **checkpoint_kwargs(args, run_dir))
+
+    ``scratchnet mnist --checkpoint-every 500`` then writes ``RUN_DIR/checkpoints``;
+    after a crash, ``scratchnet mnist --resume`` (same other flags) continues the newest
+    run of the command exactly where its last checkpoint left it.
+    """
     group = parser.add_argument_group("checkpoints")
     group.add_argument(
         "--checkpoint-every", type=_positive_int_arg, default=None, metavar="N",

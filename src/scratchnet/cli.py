@@ -19,9 +19,12 @@ COMMAND_MODULES = (
     "xor",
     "neuron",
     "explain",
+    "sigmoid",
     "gradcheck",
     "experiment",
     "lr_find",
+    "mnist",
+    "predict",
     "report",
 )
 

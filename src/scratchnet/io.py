@@ -19,6 +19,7 @@ is built.
 
 from __future__ import annotations
 
+import errno
 import json
 import lzma
 import math
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import ModelFileError, ScratchnetError
+from .errors import ConfigError, ModelFileError, ScratchnetError
 from .fileio import atomic_writer
 
 FORMAT = "scratchnet"
@@ -57,11 +58,15 @@ def write_archive(path, kind: str, meta: dict, arrays: dict[str, np.ndarray]) ->
         if a.dtype.name not in ALLOWED_DTYPES:
             raise ModelFileError(f"cannot save array {name!r} of dtype {a.dtype}")
     text = json.dumps(header, indent=1, allow_nan=True)
-    with atomic_writer(path) as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr(HEADER, text)
-        for name, a in arrays.items():
-            with zf.open(f"{name}.npy", "w", force_zip64=a.nbytes > 2**31) as f:
-                np.lib.format.write_array(f, a, allow_pickle=False)
+    try:
+        with atomic_writer(path) as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
+            zf.writestr(HEADER, text)
+            for name, a in arrays.items():
+                with zf.open(f"{name}.npy", "w", force_zip64=a.nbytes > 2**31) as f:
+                    np.lib.format.write_array(f, a, allow_pickle=False)
+    except OSError as exc:
+        # Name the file asked for, not the temporary file the OS complained about.
+        raise ConfigError(f"cannot write {path}: {_write_problem(path, exc)}") from exc
 
 
 def read_archive(path, kind: str) -> tuple[dict, dict[str, np.ndarray], dict]:
@@ -73,7 +78,13 @@ def read_archive(path, kind: str) -> tuple[dict, dict[str, np.ndarray], dict]:
     path = Path(path)
     if path.is_dir():
         raise ModelFileError(f"{path}: is a folder, expected a scratchnet {kind} file")
-    size = path.stat().st_size  # FileNotFoundError for a missing file, as Python users expect
+    try:
+        size = path.stat().st_size  # FileNotFoundError for a missing file, as users expect
+    except NotADirectoryError:
+        # "model.scn/x.scn" where model.scn is a file: that file does not exist either.
+        raise FileNotFoundError(
+            errno.ENOENT, "No such file (a folder on its path is a file)", str(path)
+        ) from None
     with open(path, "rb") as fh:
         head = fh.read(4)
     if head[:1] == b"\x80":
@@ -294,9 +305,27 @@ def model_from_config(config: dict, arrays: dict[str, np.ndarray], path="<config
             model.loss = get_loss(config["loss"])
         except ScratchnetError as exc:
             raise ModelFileError(f"{path}: {exc}") from None
+    _check_values(path, layers, arrays)
     model.load_state_dict(arrays)
     model.eval()
     return model
+
+
+def _check_values(path, layers, arrays: dict[str, np.ndarray]) -> None:
+    """Each array must have the dtype of the layer array it fills (copying float64 into a
+    float32 layer would silently round, or overflow to inf) and finite values."""
+    for i, layer in enumerate(layers):
+        for k, target in {**layer.params, **layer.buffers}.items():
+            a = arrays.get(f"{i}.{k}")
+            if a is None:
+                continue
+            if a.dtype != target.dtype:
+                raise ModelFileError(
+                    f"{path}: array '{i}.{k}' is {a.dtype} but layer {i} "
+                    f"({type(layer).__name__}) holds {target.dtype}"
+                )
+            if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+                raise ModelFileError(f"{path}: array '{i}.{k}' contains NaN or inf")
 
 
 def load_model(path):
@@ -308,6 +337,18 @@ def load_model(path):
             raise ModelFileError(f"{path}: unexpected array {k!r}")
         state[k[len("state/") :]] = a
     return model_from_config(meta.get("model"), state, path)
+
+
+def _write_problem(path: Path, exc: OSError) -> str:
+    """A reason a user can act on, for an OSError raised while writing ``path``."""
+    folder = Path(path).parent
+    if isinstance(exc, FileNotFoundError) and not folder.exists():
+        return f"the folder {folder} does not exist"
+    if isinstance(exc, NotADirectoryError):
+        return f"{folder} is not a folder (a file is in the way)"
+    if isinstance(exc, PermissionError):
+        return f"no permission to write in {folder}"
+    return exc.strerror or str(exc)
 
 
 def _is_plain_json(v) -> bool:

@@ -101,10 +101,11 @@ class MSELoss(Loss):
     name = "mse"
 
     def _forward(self, a, y):
-        diff = a - y
-        # Squares in the output's dtype: one beyond its range is inf, which fit reports as
-        # divergence; only the sum is accumulated in float64.
-        return np.mean(diff * diff, dtype=np.float64)
+        # The value is computed in float64 (a few numbers per sample, so cheap): an error
+        # of float32's largest size still has a finite square. The gradient stays in the
+        # output's dtype.
+        diff = np.subtract(a, y, dtype=np.float64)
+        return np.mean(diff * diff)
 
     def _backward(self, a, y):
         return (a - y) * a.dtype.type(2.0 / a.size)

@@ -194,8 +194,9 @@ class Sequential:
         return self.loss.to_probabilities(out) if self.loss is not None else out
 
     def predict_labels(self, X, batch_size: int | None = None) -> np.ndarray:
-        out = self.predict(X, batch_size)
-        return self._loss_or_raise().predict_labels(out)
+        if self.loss is None:
+            raise ConfigError("predict_labels needs to know the loss: call model.compile first")
+        return self.loss.predict_labels(self.predict(X, batch_size))
 
     def evaluate(self, X, y, batch_size: int | None = None) -> dict[str, float]:
         """Loss and metrics on ``(X, y)`` in inference mode."""
@@ -224,6 +225,7 @@ class Sequential:
         checkpoint_every: int | None = None,
         keep_checkpoints: int = 3,
         resume=False,
+        augment=None,
     ) -> History:
         """Train for ``epochs`` passes over ``(X, y)`` in mini-batches of ``batch_size``
         (``None``: the whole set at once, as the XOR lessons do).
@@ -247,6 +249,13 @@ class Sequential:
         the same weights, bit for bit, as one that was never interrupted. ``epochs``
         counts from the start of the run, so a finished run resumed with a larger
         ``epochs`` trains the additional epochs.
+
+        ``augment(X, epoch, rng) -> X_epoch``: called at the start of every epoch (before
+        shuffling) to make that epoch's training inputs, e.g. randomly shifted images;
+        it must return an array of ``X``'s shape and dtype. Draw randomness from ``rng``
+        (the model's generator) or from a generator seeded with ``epoch``: a resumed
+        run then gets the same inputs, because checkpoints keep the generator's state
+        at the start of the epoch.
         """
         loss = self._loss_or_raise()
         epochs = _positive_int(epochs, "epochs")
@@ -269,6 +278,8 @@ class Sequential:
         n = len(X)
         batch_size = n if batch_size is None else min(_positive_int(batch_size, "batch_size"), n)
         n_batches = math.ceil(n / batch_size)
+        if augment is not None and not callable(augment):
+            raise ConfigError(f"augment must be a function (X, epoch, rng) -> X, got {augment!r}")
         manager, resume_from = self._checkpoint_manager(
             checkpoint_dir, checkpoint_every, keep_checkpoints, resume
         )
@@ -276,7 +287,8 @@ class Sequential:
             validation_data = (Xv, yv)
         data_info = None
         if manager is not None:
-            data_info = data_fingerprint(X, y, batch_size, n_batches, shuffle, validation_data)
+            data_info = data_fingerprint(X, y, batch_size, n_batches, shuffle, validation_data,
+                                         augment=augment is not None)
 
         self.stop_training = False
         self.train()
@@ -284,12 +296,12 @@ class Sequential:
         self._skip_input_grad(True)
         try:
             return self._fit_loop(X, y, validation_data, epochs, batch_size, n_batches, shuffle,
-                                  callbacks, verbose, manager, resume_from, data_info)
+                                  callbacks, verbose, manager, resume_from, data_info, augment)
         finally:
             self._skip_input_grad(False)
 
     def _fit_loop(self, X, y, validation_data, epochs, batch_size, n_batches, shuffle,
-                  callbacks, verbose, manager, resume_from, data_info) -> History:
+                  callbacks, verbose, manager, resume_from, data_info, augment) -> History:
         loss, opt = self.loss, self.optimizer
         n = len(X)
         if validation_data is not None:
@@ -341,39 +353,57 @@ class Sequential:
                 snapshot = self.state_dict()  # finite weights to fall back on if a step overflows
             for cb in cbs:
                 cb.on_epoch_begin(epoch)
+            Xe = X
             if mid_epoch:
                 # The epoch's order was drawn before the checkpoint; drawing again would
                 # advance the generator and change every later mask and permutation.
                 order = ckpt.order
                 first, total_loss, correct, lr = pos.batch, pos.total_loss, pos.correct, pos.lr
+                epoch_rng = pos.epoch_rng
+                if augment is not None and first < n_batches:
+                    # Redo the epoch's augmentation from the generator state it started
+                    # from, then return to the checkpoint's state.
+                    now = self.rng.bit_generator.state
+                    self.rng.bit_generator.state = epoch_rng
+                    Xe = self._augmented(augment, X, epoch)
+                    self.rng.bit_generator.state = now
             else:
+                epoch_rng = self.rng.bit_generator.state if augment is not None else None
+                if augment is not None:
+                    Xe = self._augmented(augment, X, epoch)
                 order = self.rng.permutation(n) if shuffle and n_batches > 1 else None
                 first, total_loss, correct, lr = 0, 0.0, 0, opt.lr
-            Xs, ys = (X[order], y[order]) if order is not None else (X, y)
+            Xs, ys = (Xe[order], y[order]) if order is not None else (Xe, y)
             bar = progress.epoch_bar(epoch, first)
             for b in range(first, n_batches):
                 xb = Xs[b * batch_size : (b + 1) * batch_size]
                 yb = ys[b * batch_size : (b + 1) * batch_size]
                 for cb in cbs:
                     cb.on_batch_begin(step)
-                out = self.forward(xb)
-                batch_loss = loss.forward(out, yb)
+                # Overflow while diverging is reported below as one DivergenceError, not
+                # as a stream of numpy warnings.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    out = self.forward(xb)
+                    batch_loss = loss.forward(out, yb)
                 if not math.isfinite(batch_loss):
                     self._diverged(epoch, b, batch_loss, lr, snapshot, manager)
                 total_loss += batch_loss * len(xb)
                 if "accuracy" in self.metrics:
                     correct += _n_correct(loss, out, yb)
-                self.backward(loss.backward())
+                with np.errstate(over="ignore", invalid="ignore"):
+                    self.backward(loss.backward())
                 for cb in cbs:
                     cb.on_after_backward(step)
                 lr = opt.lr
-                opt.step(params)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    opt.step(params)
                 step += 1
                 for cb in cbs:
                     cb.on_batch_end(step, {"loss": batch_loss, "lr": lr})
                 if manager is not None and manager.due(step):
                     self._save_checkpoint(
-                        manager, Position(epoch, b + 1, step, total_loss, correct, lr),
+                        manager,
+                        Position(epoch, b + 1, step, total_loss, correct, lr, epoch_rng=epoch_rng),
                         order if b + 1 < n_batches else None, history, callbacks, data_info,
                         snapshot,
                     )
@@ -381,6 +411,10 @@ class Sequential:
                     bar.update(1)
                     if b % 10 == 0 or b == n_batches - 1:
                         bar.set_postfix(loss=f"{total_loss / min(n, (b + 1) * batch_size):.4f}")
+            if not all(np.all(np.isfinite(p.value)) for p in params):
+                # The epoch's last update overflowed: no later loss would notice.
+                self._diverged(epoch, n_batches - 1, "a weight became NaN or inf", lr, snapshot,
+                               manager)
             logs = {"loss": total_loss / n}
             if "accuracy" in self.metrics:
                 logs["accuracy"] = correct / n
@@ -408,6 +442,20 @@ class Sequential:
             cb.on_train_end(logs)
         self.eval()
         return history
+
+    def _augmented(self, augment, X: np.ndarray, epoch: int) -> np.ndarray:
+        """The epoch's inputs from ``augment``, checked like ``X`` was at the boundary."""
+        out = augment(X, epoch, self.rng)
+        if not isinstance(out, np.ndarray) or out.shape != X.shape:
+            raise ShapeError(
+                f"augment must return an array of X's shape {X.shape}, got "
+                f"{getattr(out, 'shape', type(out).__name__)}"
+            )
+        if out.dtype != X.dtype:
+            raise DTypeError(f"augment returned dtype {out.dtype}; return X's dtype {X.dtype}")
+        if not np.all(np.isfinite(out)):
+            raise DataError(f"augment returned NaN or inf for epoch {epoch + 1}")
+        return out
 
     def _checkpoint_manager(self, checkpoint_dir, every, keep, resume):
         """(manager or None, path to resume from or None), with the arguments checked."""

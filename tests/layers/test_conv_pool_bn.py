@@ -320,6 +320,9 @@ def test_conv_uses_each_layout_where_it_is_faster():
     layer.layout = "wide"
     with pytest.raises(ConfigError, match="'wide' layout needs stride 1"):
         layer.forward(np.zeros((1, 32, 13, 13), np.float32))
+    layer.layout = "tall"
+    with pytest.raises(ConfigError, match="layout must be 'auto', 'wide' or 'batched', got 'tall'"):
+        layer.forward(np.zeros((1, 32, 13, 13), np.float32))
 
 
 def test_conv_accepts_non_contiguous_input():

@@ -372,3 +372,91 @@ def test_resume_run_dir_finds_the_run_folder(tmp_path, monkeypatch):
         resume_run_dir(_parse(["--resume", "missing"]), "mnist")
     kw = checkpoint_kwargs(_parse(["--resume", str(ckpt_file)]), run)
     assert kw["resume"] == ckpt_file and kw["checkpoint_dir"] == run / "checkpoints"
+
+
+# -- augmentation inside fit ----------------------------------------------------------------
+def noisy(X, epoch, rng):
+    """An augmentation drawing from the model's generator (the hard case for resuming)."""
+    return X + rng.normal(0.0, 0.1, size=X.shape).astype(X.dtype)
+
+
+def train_augmented(folder, stop_at=None, resume=False, augment=noisy):
+    X, y = toy_data()
+    model = toy_model("cosine")
+    cbs = [interrupt_at(stop_at) if stop_at else sn.LambdaCallback()]
+    try:
+        model.fit(X, y, epochs=5, batch_size=16, verbose=0, callbacks=cbs, augment=augment,
+                  checkpoint_dir=folder, checkpoint_every=3, resume=resume)
+    except Interrupt:
+        return None
+    return model
+
+
+def test_augmented_runs_resume_exactly(tmp_path):
+    reference = train_augmented(tmp_path / "ref")
+    plain = train_augmented(tmp_path / "plain", augment=None)
+    assert not same_weights(reference, plain)  # the augmentation did change training
+    for stop_at in (2, 4, 7, 13, 24):
+        folder = tmp_path / f"stop{stop_at}"
+        assert train_augmented(folder, stop_at=stop_at) is None
+        assert same_weights(train_augmented(folder, resume=True), reference), stop_at
+
+
+def test_resuming_with_or_without_augmentation_is_refused(tmp_path):
+    train_augmented(tmp_path, stop_at=7)
+    with pytest.raises(ConfigError, match="augment: True in the checkpoint, False now"):
+        train_augmented(tmp_path, resume=True, augment=None)
+
+
+@pytest.mark.parametrize(
+    ("augment", "error", "message"),
+    [
+        (lambda X, e, r: X[:-1], sn.ShapeError, r"augment must return an array of X's shape"),
+        (lambda X, e, r: X.astype(np.float64), sn.DTypeError, "augment returned dtype float64"),
+        (lambda X, e, r: X * np.nan, sn.DataError, "augment returned NaN or inf for epoch 1"),
+        ("shift", ConfigError, "augment must be a function"),
+    ],
+)
+def test_bad_augment_functions(augment, error, message):
+    X, y = toy_data()
+    with pytest.raises(error, match=message):
+        toy_model().fit(X, y, verbose=0, augment=augment)
+
+
+def test_an_overflowing_last_update_is_caught_and_undone():
+    """No loss follows the last update of a run; the end-of-epoch check catches it."""
+    X = np.full((8, 2), 1e20, dtype=np.float32)
+    model = sn.Sequential([sn.Dense(2, 1)], seed=0)
+    model.compile(loss="bce_logits", optimizer=sn.SGD(lr=1e30), metrics=())
+    before = model.state_dict()
+    with pytest.raises(DivergenceError, match="a weight became NaN or inf"):
+        model.fit(X, np.ones(8), epochs=1, batch_size=None, verbose=0)
+    assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_command_using_the_helpers_resumes_exactly(tmp_path, monkeypatch, references):
+    """What a command does with the helpers: flags -> run folder -> fit keyword arguments."""
+    monkeypatch.chdir(tmp_path)
+    ref_model, ref_history = references["plateau"]
+
+    def command(argv, stop_at=None):
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--out")
+        add_checkpoint_arguments(parser)
+        args = parser.parse_args(argv)
+        run_dir = resume_run_dir(args, "toy") or args.out or "runs/toy-20240101-000000"
+        X, y = toy_data()
+        model = toy_model()
+        callbacks = [sn.EarlyStopping(patience=100),
+                     interrupt_at(stop_at) if stop_at else sn.LambdaCallback()]
+        try:
+            history = model.fit(X, y, epochs=6, batch_size=16, validation_split=0.2, verbose=0,
+                                callbacks=callbacks, **checkpoint_kwargs(args, run_dir))
+        except Interrupt:
+            return None
+        return model, history
+
+    assert command(["--checkpoint-every", "4"], stop_at=18) is None
+    assert [s for s, _ in list_checkpoints("runs/toy-20240101-000000/checkpoints")] == [8, 12, 16]
+    model, history = command(["--checkpoint-every", "4", "--resume"])
+    assert same_weights(model, ref_model) and history.history == ref_history

@@ -151,8 +151,10 @@ def command_line(args: argparse.Namespace, words: list[str]) -> list[str]:
     """The command written out with every option's value, so the report shows a command
     that reproduces the run exactly (argparse does not keep the original argv)."""
     out = ["scratchnet", *words]
+    # --dataset and --points mean nothing next to --csv (and --dataset excludes it)
+    skip = {"func", "command", "experiment"} | ({"dataset", "points"} if args.csv else set())
     for key, value in vars(args).items():
-        if key in ("func", "command", "experiment") or value is None or value is False:
+        if key in skip or value is None or value is False:
             continue
         flag = "--" + key.replace("_", "-")
         if value is True:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ConfigError
+from .xor import HelpFormatter
 
 
 def _sample(text: str) -> tuple[int, int] | None:
@@ -32,7 +33,7 @@ def register(subparsers) -> None:
             "dL/da1, da1/dz1, dL/dz1, dL/dW1, dL/db1 (each with its formula, shape, values "
             "and a numerical estimate beside it), then the update of every parameter."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--loss", choices=("bce", "mse"), default="bce",
                    help="bce shows both routes to dL/dz2; mse follows seed 000")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from ..lessons.neuron import GATES, ClassifyConfig, RegressionConfig
+from .xor import HelpFormatter
 
 
 def register(subparsers) -> None:
@@ -24,7 +25,7 @@ def register(subparsers) -> None:
     sub.required = True
 
     r = sub.add_parser("regression", help="fit y = w x + b to noisy points",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       formatter_class=HelpFormatter,
                        description="One neuron y_hat = w x + b learns the line behind noisy "
                        "points; prints the learned w and b beside the true ones.")
     d = RegressionConfig()
@@ -41,7 +42,7 @@ def register(subparsers) -> None:
     r.set_defaults(func=run_regression_command)
 
     c = sub.add_parser("classify", help="learn a logic gate (and fail on xor)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       formatter_class=HelpFormatter,
                        description="One sigmoid neuron learns a two-input gate from its truth "
                        "table and draws its separating line; XOR shows why one line is not "
                        "enough.")

@@ -10,8 +10,17 @@ import argparse
 import sys
 
 from ..errors import ConfigError
-from ..lessons.xor import DEFAULT_LR, INITS, OPTIMIZERS, XorConfig
+from ..lessons.xor import DEFAULT_LR, INITS, OPTIMIZERS, RELU_SGD_LR, XorConfig
 from ..lessons.xor_stacked import HIDDEN_ACTIVATIONS, LOSSES
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows "(default: ...)" only where there is a default worth showing."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def approx_mark() -> str:
@@ -48,11 +57,11 @@ def register(subparsers) -> None:
             "loss.png and the model. With --seeds N: train N seeds without restarts and "
             "report how many converge."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--loss", choices=LOSSES, default="bce",
                    help="bce: binary cross-entropy (seed 003); mse: mean squared error (seed 000)")
-    p.add_argument("--hidden", type=_hidden_list, default=[2], metavar="N[,N...]",
+    p.add_argument("--hidden", type=_hidden_list, default="2", metavar="N[,N...]",
                    help="hidden units; with --seeds, a comma list compares widths (2,3,4)")
     p.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="sigmoid",
                    help="activation of the hidden units (the output is always sigmoid)")
@@ -61,7 +70,8 @@ def register(subparsers) -> None:
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="optimiser")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: " + ", ".join(
-                       f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
+                       f"{k} {v:g}" for k, v in DEFAULT_LR.items())
+                   + f"; sgd with relu {RELU_SGD_LR:g})")
     p.add_argument("--epochs", type=int, default=3000,
                    help="gradient steps per attempt (each uses all four inputs)")
     p.add_argument("--seed", type=int, default=0,

@@ -102,10 +102,12 @@ class Recorder(Callback):
         saturation_tol: an output is saturated where the activation's derivative is
             below ``saturation_tol`` times its peak (default 0.1).
 
-    Overhead: a recording step costs a fixed number of NumPy calls per group of
-    layers (see ``insight.stats.segment_stats``) plus one copy of the weights; other
-    steps cost three list appends. Record sparsely (e.g. ~100 records per run) for
-    small networks whose steps take well under a millisecond.
+    Overhead: a record costs a fixed number of NumPy calls whatever the depth (all
+    layers go through one concatenated vector, see ``insight.stats.segment_stats``)
+    plus copies of the weights; other steps cost three list appends. For a tiny
+    network (8 hidden layers of 16 units, batch 32) one record costs about as much as
+    one training step, so record every 20 steps or more there (e.g. ~100 records per
+    run); for an MNIST-sized MLP a record costs a fraction of a step.
     """
 
     def __init__(self, every_steps: int | None = None, every_epochs: int | None = None,
@@ -186,6 +188,7 @@ class Recorder(Callback):
         self._sat_scale = np.array([2.0 if k == "sigmoid" else 1.0 for k in kinds])
         self._sat_shift = np.array([1.0 if k == "sigmoid" else 0.0 for k in kinds])
         self._relu_layers = [j for j, k in enumerate(kinds) if k == "relu"]
+        self._n_w = len(weight_layers)
         self._layers_known = True
 
     # -- hooks ----------------------------------------------------------------------------
@@ -210,13 +213,19 @@ class Recorder(Callback):
             self.model.record_outputs = True
             self._switched_outputs = True
 
-    def _layout(self, name: str, arrays) -> SegmentLayout:
+    def _layout(self, arrays) -> SegmentLayout:
         # Sizes only change when the batch size does (the last, smaller batch of an
-        # epoch); one cached layout per group and size pattern.
-        key = (name, tuple(a.size for a in arrays))
+        # epoch): one cached layout per size pattern.
+        key = tuple(a.size for a in arrays)
         layout = self._layouts.get(key)
         if layout is None:
-            layout = self._layouts[key] = SegmentLayout([a.size for a in arrays], self.bins)
+            layout = self._layouts[key] = SegmentLayout(key, self.bins)
+            # Per element of the activation part: |scale * a - shift| is |u| of the
+            # saturation test (u = 2a - 1 for sigmoid, u = a for tanh).
+            seg = layout.segment[layout.starts[self._n_w]:] - self._n_w \
+                if len(key) > self._n_w else np.zeros(0, dtype=np.int64)
+            layout.sat_scale = self._sat_scale[seg]
+            layout.sat_shift = self._sat_shift[seg]
         return layout
 
     def on_after_backward(self, step: int) -> None:
@@ -226,63 +235,66 @@ class Recorder(Callback):
         layers = [model.layers[w["index"]] for w in self.weight_layers]
         rec["record_step"].append(step)
         rec["record_epoch"].append(self._n_epochs - 1)
-        grads = [layer.grads["W"] for layer in layers]
         weights = [layer.params["W"] for layer in layers]
-        layout = self._layout("W", weights)
-        g_norm, g_mean_abs = segment_norms(grads, layout)
+        A = len(self.activation_layers)
+        fresh = self.activations and A > 0 and len(model.outputs) == len(model.layers)
+        outs = [model.outputs[a["index"]] for a in self.activation_layers] if fresh else []
+        # One float64 vector holds the weights and then the activations: every statistic
+        # of both groups comes from the same few segment reductions.
+        arrays = weights + outs
+        layout = self._layout(arrays)
+        g_norm, g_mean_abs = segment_norms([layer.grads["W"] for layer in layers],
+                                           self._layout(weights))
         rec["grad_norm"].append(g_norm)
         rec["grad_mean_abs"].append(g_mean_abs)
-        # The float64 copy of the weights is both the input of the statistics and
-        # the "before" snapshot of the update ratio, computed in on_batch_end.
-        w_flat = concat_float64(weights)
-        self._w_before = w_flat  # segment_stats does not modify its flat input
-        w = segment_stats(weights, flat=w_flat, layout=layout)
-        rec["weight_mean"].append(w.mean)
-        rec["weight_std"].append(w.std)
-        rec["weight_norm"].append(w.norm)
-        rec["weight_hist"].append(w.counts)
-        rec["weight_range"].append(w.range)
-        self._record_activations(model)
-
-    def _record_activations(self, model) -> None:
-        rec, acts = self._rec, self.activation_layers
-        A = len(acts)
-        fresh = self.activations and A > 0 and len(model.outputs) == len(model.layers)
-        if not fresh:
+        flat = concat_float64(arrays)
+        n_w = self._n_w
+        w_end = int(layout.starts[n_w]) if outs else flat.size
+        # The weights' part of the vector is the "before" snapshot of the update ratio
+        # (segment_stats does not modify its input).
+        self._w_before = flat[:w_end]
+        st = segment_stats(arrays, flat=flat, layout=layout)
+        rec["weight_mean"].append(st.mean[:n_w])
+        rec["weight_std"].append(st.std[:n_w])
+        rec["weight_norm"].append(st.norm[:n_w])
+        rec["weight_hist"].append(st.counts[:n_w])
+        rec["weight_range"].append(st.range[:n_w])
+        if outs:
+            self._record_activations(st, flat[w_end:], outs, layout)
+        else:
             nan = np.full(A, np.nan)
             for key in ("act_mean", "act_std", "act_zero", "act_saturation", "act_dead"):
                 rec[key].append(nan)
             rec["act_hist"].append(np.zeros((A, self.bins), dtype=np.int32))
             rec["act_range"].append(np.full((A, 2), np.nan))
-        else:
-            outs = [model.outputs[a["index"]] for a in acts]
-            layout = self._layout("act", outs)
-            flat = concat_float64(outs)
-            # Saturation for all sigmoid/tanh layers at once: |u| with u = 2a - 1
-            # (sigmoid) or u = a (tanh) is |scale * a - shift|, per element.
-            sat = np.full(A, np.nan)
-            if self._sat_layers.size:
-                scale, shift = self._sat_scale[layout.segment], self._sat_shift[layout.segment]
-                u = np.abs(flat * scale - shift) > self._sat_threshold
-                sat[self._sat_layers] = (np.add.reduceat(u, layout.starts)
-                                         / layout.sizes)[self._sat_layers]
-            dead = np.full(A, np.nan)
-            for j in self._relu_layers:
-                alive = np.any(unit_view(outs[j]) != 0, axis=1)
-                dead[j] = 1.0 - np.count_nonzero(alive) / alive.size
-            zero = np.add.reduceat(flat == 0, layout.starts) / layout.sizes
-            s = segment_stats(outs, flat=flat, layout=layout)
-            rec["act_mean"].append(s.mean)
-            rec["act_std"].append(s.std)
-            rec["act_zero"].append(zero)
-            rec["act_hist"].append(s.counts)
-            rec["act_range"].append(s.range)
-            rec["act_saturation"].append(sat)
-            rec["act_dead"].append(dead)
         if self._switched_outputs:
             model.record_outputs = False
             model.outputs = []  # release the batch's activations
             self._switched_outputs = False
+
+    def _record_activations(self, st, act_flat, outs, layout) -> None:
+        rec, n_w, A = self._rec, self._n_w, len(outs)
+        starts = layout.starts[n_w:] - layout.starts[n_w]
+        sizes = layout.sizes[n_w:]
+        sat = np.full(A, np.nan)
+        if self._sat_layers.size:
+            u = act_flat * layout.sat_scale
+            u -= layout.sat_shift
+            saturated = np.abs(u, out=u) > self._sat_threshold
+            sat[self._sat_layers] = (np.add.reduceat(saturated, starts) / sizes)[self._sat_layers]
+        dead = np.full(A, np.nan)
+        for j in self._relu_layers:
+            out = outs[j]
+            # (batch, units): a unit is alive if any sample's output is non-zero
+            alive = out.any(axis=0) if out.ndim == 2 else np.any(unit_view(out), axis=1)
+            dead[j] = 1.0 - np.count_nonzero(alive) / alive.size
+        rec["act_mean"].append(st.mean[n_w:])
+        rec["act_std"].append(st.std[n_w:])
+        rec["act_zero"].append(np.add.reduceat(act_flat == 0, starts) / sizes)
+        rec["act_hist"].append(st.counts[n_w:])
+        rec["act_range"].append(st.range[n_w:])
+        rec["act_saturation"].append(sat)
+        rec["act_dead"].append(dead)
 
     def on_batch_end(self, step: int, logs: dict) -> None:
         self._step.append(step - 1)  # the step index of the update just made
@@ -292,13 +304,15 @@ class Recorder(Callback):
             return
         layers = [self.model.layers[w["index"]] for w in self.weight_layers]
         diff = concat_float64([layer.params["W"] for layer in layers])
-        diff -= self._w_before
+        diff -= self._w_before  # a view into the record's vector: do not modify it
         diff *= diff
         delta = np.sqrt(np.add.reduceat(diff, self._w_starts))
         before_norm = self._rec["weight_norm"][-1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(before_norm > 0, delta / np.where(before_norm > 0, before_norm, 1.0),
-                             np.where(delta > 0, np.inf, 0.0))
+        if before_norm.all():
+            ratio = delta / before_norm
+        else:  # a layer of all-zero weights: ratio 0 if it stayed so, inf if it moved
+            ratio = np.where(delta > 0, np.inf, 0.0)
+            np.divide(delta, before_norm, out=ratio, where=before_norm > 0)
         self._rec["update_ratio"].append(ratio)
         self._rec["record_loss"].append(float(logs.get("loss", math.nan)))
         self._w_before = None

@@ -154,11 +154,18 @@ class SegmentStats:
     max: np.ndarray
     size: np.ndarray
     counts: np.ndarray | None = None
-    edges: np.ndarray | None = None
     range: np.ndarray | None = None
 
+    @property
+    def edges(self) -> np.ndarray | None:
+        """``(k, bins + 1)`` bin edges, from ``range`` (equal bins)."""
+        if self.range is None or self.counts is None:
+            return None
+        fractions = np.arange(self.counts.shape[1] + 1, dtype=np.float64) / self.counts.shape[1]
+        return self.range[:, :1] + (self.range[:, 1:] - self.range[:, :1]) * fractions
+
     def hist_single(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.counts is None or self.edges is None:
+        if self.counts is None or self.range is None:
             raise ConfigError("these statistics were computed without histograms")
         return self.counts[0], self.edges[0]
 
@@ -180,21 +187,33 @@ class SegmentLayout:
         if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
             raise ConfigError(f"bins must be a positive integer, got {bins!r}")
         self.key = tuple(int(n) for n in self.sizes)
+        self.total = int(self.sizes.sum())
         self.bins = int(bins)
         self.starts = np.concatenate(([0], np.cumsum(self.sizes)[:-1])).astype(np.int64)
         self.segment = np.repeat(np.arange(len(self.sizes)), self.sizes)
         # Offset of each element's histogram row in one flat bincount.
         self.bin_offset = self.segment * self.bins
-        self.fractions = np.arange(self.bins + 1, dtype=np.float64) / self.bins
-
-    def matches(self, arrays: Sequence[np.ndarray]) -> bool:
-        return len(arrays) == len(self.key) and all(
-            a.size == n for a, n in zip(arrays, self.key, strict=True))
 
 
 def concat_float64(arrays: Sequence[np.ndarray]) -> np.ndarray:
     """The arrays flattened and joined into one new float64 vector (one copy)."""
-    return np.concatenate([np.ravel(a) for a in arrays], dtype=np.float64)
+    # The .ravel() method, not np.ravel(): the function's argument handling costs more
+    # than flattening a small layer.
+    return np.concatenate([a.ravel() for a in arrays], dtype=np.float64)
+
+
+def _layout_for(arrays: Sequence[np.ndarray], layout: SegmentLayout | None, bins: int,
+                flat: np.ndarray | None) -> SegmentLayout:
+    if not arrays:
+        raise ShapeError("segment statistics need at least one array")
+    if layout is None:
+        return SegmentLayout([a.size for a in arrays], bins)
+    # A cached layout is trusted to belong to these arrays (the recorder looks it up by
+    # their sizes); only the cheap total is checked.
+    n = flat.size if flat is not None else sum(a.size for a in arrays)
+    if n != layout.total or len(arrays) != len(layout.key):
+        raise ShapeError(f"segment layout for sizes {layout.key} does not fit these arrays")
+    return layout
 
 
 def segment_norms(arrays: Sequence[np.ndarray], layout: SegmentLayout | None = None
@@ -202,11 +221,8 @@ def segment_norms(arrays: Sequence[np.ndarray], layout: SegmentLayout | None = N
     """``(norm, mean_abs)``, each ``(k,)``: ``sqrt(sum x^2)`` and ``mean |x|`` of every
     array, in float64; the two statistics the recorder takes of gradients (a cheaper
     subset of :func:`segment_stats`: two passes over the data instead of six)."""
-    if not arrays:
-        raise ShapeError("segment_norms needs at least one array")
-    if layout is None or not layout.matches(arrays):
-        layout = SegmentLayout([a.size for a in arrays])
-    flat = concat_float64(arrays)
+    flat = concat_float64(arrays) if arrays else None
+    layout = _layout_for(arrays, layout, 1, flat)
     sum_abs = np.add.reduceat(np.abs(flat), layout.starts)
     flat *= flat
     return np.sqrt(np.add.reduceat(flat, layout.starts)), sum_abs / layout.sizes
@@ -228,13 +244,10 @@ def segment_stats(arrays: Sequence[np.ndarray], bins: int = 30, want_hist: bool 
     Sums are accumulated in float64 whatever the arrays' dtype, so the statistics
     of float32 weights are not rounded to float32 precision.
     """
-    if not arrays:
-        raise ShapeError("segment_stats needs at least one array")
-    if layout is None or not layout.matches(arrays):
-        layout = SegmentLayout([a.size for a in arrays], bins)
-    sizes, starts, k = layout.sizes, layout.starts, len(layout.sizes)
-    if flat is None:
+    if flat is None and arrays:
         flat = concat_float64(arrays)
+    layout = _layout_for(arrays, layout, bins, flat)
+    sizes, starts, k = layout.sizes, layout.starts, len(layout.sizes)
     sq = flat * flat
     mean = np.add.reduceat(flat, starts) / sizes
     sum_sq = np.add.reduceat(sq, starts)
@@ -266,6 +279,7 @@ def segment_stats(arrays: Sequence[np.ndarray], bins: int = 30, want_hist: bool 
         np.minimum(idx, nb - 1, out=idx)  # idx >= 0 already: lo is the minimum
         idx += layout.bin_offset
         stats.counts = np.bincount(idx, minlength=k * nb).reshape(k, nb)
-        stats.edges = lo[:, None] + width[:, None] * layout.fractions[None, :]
-        stats.range = np.column_stack([lo, lo + width])
+        stats.range = np.empty((k, 2))
+        stats.range[:, 0] = lo
+        stats.range[:, 1] = lo + width
     return stats

@@ -9,9 +9,10 @@ the ``kh*kw`` kernel offsets ``(i, j)`` the strided view ::
 holds element ``(i, j)`` of every window at once, so a window reduction is a loop of
 ``kh*kw`` whole-array operations. When the windows tile the image (stride == kernel,
 no padding, the usual 2x2/2 pooling) the same views come from a free reshape to
-``(N, C, Ho, kh, Wo, kw)`` and the backward pass can *assign* instead of *add*, since
-no input pixel belongs to two windows. Rows/columns that do not fill a whole window
-are dropped (PyTorch's floor mode) and get zero gradient.
+``(N, C, Ho, kh, Wo, kw)``: the forward pass then reduces whole rows first (contiguous
+memory) and the backward pass can *assign* instead of *add*, since no input pixel
+belongs to two windows. Rows/columns that do not fill a whole window are dropped
+(PyTorch's floor mode) and get zero gradient.
 """
 
 from __future__ import annotations

@@ -235,7 +235,9 @@ def name_units(hidden: np.ndarray, activation: str = "sigmoid") -> list[UnitName
     return [name_unit(h[:, j], t) for j in range(h.shape[1])]
 
 
-def compose(outer: BooleanFunction, inner1: BooleanFunction, inner2: BooleanFunction) -> BooleanFunction:
+def compose(
+    outer: BooleanFunction, inner1: BooleanFunction, inner2: BooleanFunction
+) -> BooleanFunction:
     """``outer(inner1(x1, x2), inner2(x1, x2))`` as one function of x1, x2.
 
     E.g. ``compose(x1 AND NOT x2, OR, AND)`` is ``OR AND NOT AND`` = XOR.

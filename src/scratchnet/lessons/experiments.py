@@ -239,6 +239,13 @@ def _check_positive(value, what: str) -> int:
     return int(value)
 
 
+def _epochs(epochs, default: int, quick_default: int, quick: bool) -> int:
+    """The number of epochs: as given (checked), else the full or the quick default."""
+    if epochs is None:
+        return quick_default if quick else default
+    return _check_positive(epochs, "epochs")
+
+
 def _check_lr(value, what: str = "learning rate") -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) \
             or not math.isfinite(value) or value <= 0:
@@ -290,10 +297,10 @@ def run_activations(*, dataset: str = "spiral", csv=None, n_points: int = 300,
     magnitude below the last one's and it barely learns. Tanh (derivative up to 1)
     and ReLU (exactly 1 where active) pass it back nearly undiminished.
     """
-    if quick:
-        n_points, epochs = min(n_points, 120), epochs or 8
-    epochs = _check_positive(epochs or 300, "epochs")
+    epochs = _epochs(epochs, 300, 8, quick)
     depth, width = _check_positive(depth, "depth"), _check_positive(width, "width")
+    if quick:
+        n_points, depth, width = min(n_points, 120), min(depth, 4), min(width, 8)
     lr = _check_lr(lr)
     if not activations:
         raise ConfigError("give at least one activation")
@@ -347,9 +354,9 @@ def run_activations(*, dataset: str = "spiral", csv=None, n_points: int = 300,
         run.add_metrics({f"first/last gradient ratio ({a})": row[3]
                          for a, row in zip(runs, rows, strict=True)},
                         formats={f"first/last gradient ratio ({a})": ".2e" for a in runs})
-        _draw_activation_figures(run, runs, data)
         notes = _activation_notes(runs, rows)
         run.add_text("What it shows", "\n".join(notes))
+        _draw_activation_figures(run, runs, data, 50 if quick else 120, quick)
     return ExperimentResult("activations", title, columns, rows, formats, notes, run.path,
                             run.report_html, dict(runs))
 
@@ -374,9 +381,10 @@ def _activation_notes(runs, rows) -> list[str]:
     return notes
 
 
-def _draw_activation_figures(run, runs: dict[str, TrainedRun], data: Dataset2D) -> None:
+def _draw_activation_figures(run, runs: dict[str, TrainedRun], data: Dataset2D,
+                             resolution: int, quick: bool) -> None:
     from ..plots.boundary import plot_decision_boundaries
-    from ..plots.distributions import plot_activation_distributions
+    from ..plots.distributions import plot_activation_distributions, plot_weight_distributions
     from ..plots.training import (
         plot_gradient_flow,
         plot_gradient_profile,
@@ -386,9 +394,10 @@ def _draw_activation_figures(run, runs: dict[str, TrainedRun], data: Dataset2D) 
 
     recs = {a: r.recording for a, r in runs.items()}
     fig = plot_loss_curves({a: r.epoch_loss for a, r in runs.items()},
-                           title="Training loss per epoch", logy=True)
+                           title="Training loss per epoch", logy=True, reference=_chance(data))
     run.save_figure(fig, "loss.png", "Mean training loss per epoch (log scale). A network "
-                    "whose loss stays flat near log(classes) has not started learning.",
+                    "whose loss stays on the dotted line (ln of the number of classes, the "
+                    "loss of a uniform guess) has learnt nothing.",
                     title="Loss curves")
     fig = plot_gradient_flow(recs, title="Gradient flow: mean |dW| per layer (log scale)")
     run.save_figure(fig, "gradient_flow.png", "Each line is one weight layer, dark = next to "
@@ -404,14 +413,21 @@ def _draw_activation_figures(run, runs: dict[str, TrainedRun], data: Dataset2D) 
                     "(derivative < 10% of peak), and share of ReLU units that output zero for "
                     "the whole batch, per hidden layer, over training.",
                     title="Saturation and dead units")
-    for act, r in runs.items():
-        if r.recording.n_records:
-            fig = plot_activation_distributions(r.recording,
-                                                title=f"{act}: activation distributions")
-            run.save_figure(fig, f"activations_{_slug(act)}.png", f"Outputs of each {act} "
-                            "layer on one batch at the start, middle and end of training.",
-                            title=f"Activation distributions ({act})")
-    grids = {a: decision_grid(r.model, data.X, resolution=120) for a, r in runs.items()
+    for k, (act, r) in enumerate(runs.items()):
+        if not r.recording.n_records:
+            continue
+        fig = plot_activation_distributions(r.recording,
+                                            title=f"{act}: activation distributions")
+        run.save_figure(fig, f"activations_{_slug(act)}.png", f"Outputs of each {act} "
+                        "layer on one batch at the start, middle and end of training.",
+                        title=f"Activation distributions ({act})")
+        if k == 0 or not quick:
+            fig = plot_weight_distributions(r.recording, title=f"{act}: weight distributions")
+            run.save_figure(fig, f"weights_{_slug(act)}.png", f"Each weight matrix of the {act} "
+                            "network at the start, middle and end of training. Layers that "
+                            "get no gradient keep their initial distribution.",
+                            title=f"Weight distributions ({act})")
+    grids = {a: decision_grid(r.model, data.X, resolution=resolution) for a, r in runs.items()
              if r.diverged is None}
     if grids:
         fig = plot_decision_boundaries(grids, data.X, data.y, title="Decision boundaries")
@@ -458,10 +474,10 @@ def run_init(*, dataset: str = "spiral", csv=None, n_points: int = 300,
     * Xavier (Var W = 2 / (fan_in + fan_out)) and He (Var W = 2 / fan_in): scaled to
       keep signals at a steady size, for tanh/sigmoid and for ReLU respectively.
     """
-    if quick:
-        n_points, epochs = min(n_points, 120), epochs or 6
-    epochs = _check_positive(epochs or 150, "epochs")
+    epochs = _epochs(epochs, 150, 6, quick)
     depth, width = _check_positive(depth, "depth"), _check_positive(width, "width")
+    if quick:
+        n_points, depth, width = min(n_points, 120), min(depth, 3), min(width, 8)
     lr = _check_lr(lr)
     unknown = [i for i in inits if i not in INITS]
     if unknown or not inits:
@@ -531,14 +547,14 @@ def run_init(*, dataset: str = "spiral", csv=None, n_points: int = 300,
         if zero_spreads:
             run.add_metrics({f"zeros init, max unit difference ({a})": v
                              for a, v in zero_spreads.items()})
-        _draw_init_figures(run, runs, data, activations, inits)
-        _draw_unit_maps(run, small, data, small_hidden)
         notes = _init_notes(runs, rows, zero_spreads)
         if "zeros" in small:
             notes.append(f"small 2-8-8 sigmoid network with zeros init: loss "
                          f"{small['zeros'].final_loss:.4f}, units differ by at most "
                          f"{hidden_unit_spread(small['zeros'].model):.3g} (see the unit maps).")
         run.add_text("What it shows", "\n".join(notes))
+        _draw_init_figures(run, runs, data, activations, inits, 40 if quick else 90)
+        _draw_unit_maps(run, small, data, small_hidden, 25 if quick else 50)
     return ExperimentResult("init", title, columns, rows, formats, notes, run.path,
                             run.report_html, {f"{a} {i}": r for (a, i), r in runs.items()})
 
@@ -563,6 +579,12 @@ def _init_notes(runs, rows, zero_spreads) -> list[str]:
     return notes
 
 
+def _chance(data: Dataset2D) -> tuple[float, str]:
+    """The loss of a network that has learnt nothing: cross-entropy of the uniform
+    guess over the classes, ln(k)."""
+    return math.log(data.n_classes), f"chance: ln {data.n_classes} = {math.log(data.n_classes):.3f}"
+
+
 def _one_legend(fig, axes) -> None:
     """Replace the identical legends of side-by-side panels by one below them."""
     handles, labels = axes[0].get_legend_handles_labels()
@@ -572,7 +594,7 @@ def _one_legend(fig, axes) -> None:
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels))
 
 
-def _draw_init_figures(run, runs, data, activations, inits) -> None:
+def _draw_init_figures(run, runs, data, activations, inits, resolution: int) -> None:
     from ..plots.base import new_figure
     from ..plots.boundary import plot_decision_boundaries
     from ..plots.training import plot_gradient_profile, plot_loss_curves
@@ -581,7 +603,8 @@ def _draw_init_figures(run, runs, data, activations, inits) -> None:
     fig, axes = new_figure(4.2 * n, 3.9, 1, n, squeeze=False)
     for k, act in enumerate(activations):
         plot_loss_curves({i: runs[(act, i)].epoch_loss for i in inits}, ax=axes[0, k],
-                         title=act, logy=True, ylabel="loss" if k == 0 else "")
+                         title=act, logy=True, ylabel="loss" if k == 0 else "",
+                         reference=_chance(data))
     _one_legend(fig, axes[0])
     fig.suptitle("Training loss per epoch, by initialisation")
     run.save_figure(fig, "loss_by_init.png", "Mean training loss per epoch (log scale), one "
@@ -602,7 +625,7 @@ def _draw_init_figures(run, runs, data, activations, inits) -> None:
                     "none at all for the hidden layers (tanh, ReLU: every hidden unit "
                     "outputs 0).",
                     title="Gradient by depth")
-    grids = {f"{a} / {i}": decision_grid(runs[(a, i)].model, data.X, resolution=90)
+    grids = {f"{a} / {i}": decision_grid(runs[(a, i)].model, data.X, resolution=resolution)
              for a in activations for i in inits if runs[(a, i)].diverged is None}
     if grids:
         fig = plot_decision_boundaries(grids, data.X, data.y, max_cols=len(inits),
@@ -613,13 +636,14 @@ def _draw_init_figures(run, runs, data, activations, inits) -> None:
                         title="Decision boundaries")
 
 
-def _draw_unit_maps(run, small: dict[str, TrainedRun], data: Dataset2D, hidden) -> None:
+def _draw_unit_maps(run, small: dict[str, TrainedRun], data: Dataset2D, hidden,
+                    resolution: int) -> None:
     from ..plots.boundary import plot_hidden_units
 
     for name, r in small.items():
         if r.diverged is not None:
             continue
-        grid, maps = hidden_unit_grids(r.model, data.X, resolution=50)
+        grid, maps = hidden_unit_grids(r.model, data.X, resolution=resolution)
         spread = hidden_unit_spread(r.model)
         fig = plot_hidden_units(grid, maps, data.X, data.y, title=(
             f"Hidden units of a 2-{'-'.join(map(str, hidden))}-{data.n_classes} sigmoid network, "
@@ -669,9 +693,8 @@ def run_schedules(*, dataset: str = "spiral", csv=None, n_points: int = 300,
     """Every schedule of :func:`make_schedule` on the same network, data and seed
     (SGD with momentum, peak rate ``lr``). The rates actually used are the ones the
     Recorder logged at every step, so reduce-on-plateau's drops show where they happened."""
-    if quick:
-        n_points, epochs = min(n_points, 120), epochs or 8
-    epochs = _check_positive(epochs or 150, "epochs")
+    epochs = _epochs(epochs, 150, 8, quick)
+    n_points = min(n_points, 120) if quick else n_points
     lr = _check_lr(lr)
     for s in schedules:
         make_schedule(s, lr, 10, 1)
@@ -721,7 +744,6 @@ def run_schedules(*, dataset: str = "spiral", csv=None, n_points: int = 300,
             "final loss/accuracy: the trained model on the whole training set; best epoch "
             "loss: lowest mean loss of an epoch; loss std: how much the epoch loss still "
             "moves in the last 20% of training."))
-        _draw_schedule_figures(run, runs)
         ok = [r for r in rows if r[1] is not None]
         notes = []
         if ok:
@@ -736,18 +758,19 @@ def run_schedules(*, dataset: str = "spiral", csv=None, n_points: int = 300,
                              "the median of the decaying schedules: a large rate keeps "
                              "bouncing around the minimum, a small late rate settles.")
         run.add_text("What it shows", "\n".join(notes))
+        _draw_schedule_figures(run, runs, data)
     return ExperimentResult("schedules", title, columns, rows, formats, notes, run.path,
                             run.report_html, dict(runs))
 
 
-def _draw_schedule_figures(run, runs: dict[str, TrainedRun]) -> None:
+def _draw_schedule_figures(run, runs: dict[str, TrainedRun], data: Dataset2D) -> None:
     from ..plots.base import new_figure
     from ..plots.schedules import plot_lr_curves
     from ..plots.training import plot_loss_curves
 
     fig, axes = new_figure(11.0, 3.8, 1, 2)
     plot_loss_curves({n: r.epoch_loss for n, r in runs.items()}, ax=axes[0], logy=True,
-                     title="Training loss per epoch")
+                     title="Training loss per epoch", reference=_chance(data))
     plot_lr_curves({n: (r.recording.step.astype(float), r.recording.step_lr)
                     for n, r in runs.items()}, ax=axes[1], title="Learning rate used per step")
     run.save_figure(fig, "schedules.png", "Left: mean training loss per epoch (log scale). "
@@ -813,10 +836,10 @@ def run_optimizers(*, dataset: str = "spiral", csv=None, n_points: int = 300,
     """Each optimiser trains the same network (same data, seed, initial weights), and
     walks the two-parameter toy ``surfaces`` (``surface_steps`` updates each) from the
     same start; rates from :data:`OPTIMIZER_RATES`."""
+    epochs = _epochs(epochs, 100, 8, quick)
     if quick:
-        n_points, epochs = min(n_points, 120), epochs or 8
+        n_points = min(n_points, 120)
         surface_steps = tuple(min(s, 60) for s in surface_steps)
-    epochs = _check_positive(epochs or 100, "epochs")
     for o in optimizers:
         make_optimizer(o, 0.1)
     if len(surface_steps) != len(surfaces):
@@ -885,7 +908,6 @@ def run_optimizers(*, dataset: str = "spiral", csv=None, n_points: int = 300,
             "Network: final loss/accuracy on the training set; epochs until the epoch loss "
             f"first fell below 0.3 ('-' = never). Surfaces: f at the end of the path ({lengths}; "
             "minimum 0; blank = diverged)."))
-        _draw_optimizer_figures(run, runs, paths)
         notes = []
         ok = [r for r in rows if r[2] is not None]
         if ok:
@@ -898,16 +920,17 @@ def run_optimizers(*, dataset: str = "spiral", csv=None, n_points: int = 300,
                 notes.append(f"{s}: closest to the minimum after {surface_steps[j]} steps: "
                              f"{best[0]} (f = {best[1]:.3g}).")
         run.add_text("What it shows", "\n".join(notes))
+        _draw_optimizer_figures(run, runs, paths, data)
     return ExperimentResult("optimizers", title, columns, rows, formats, notes, run.path,
                             run.report_html, {**runs, "paths": paths})
 
 
-def _draw_optimizer_figures(run, runs, paths) -> None:
+def _draw_optimizer_figures(run, runs, paths, data: Dataset2D) -> None:
     from ..plots.optimizers import plot_optimizer_panels
     from ..plots.training import plot_loss_curves
 
     fig = plot_loss_curves({r.label: r.epoch_loss for r in runs.values()}, logy=True,
-                           title="Training loss per epoch")
+                           title="Training loss per epoch", reference=_chance(data))
     run.save_figure(fig, "loss.png", "Mean training loss per epoch (log scale), same network "
                     "and initial weights, each optimiser with its own learning rate.",
                     title="Loss curves")

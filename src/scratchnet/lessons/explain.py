@@ -79,7 +79,8 @@ class ExplainConfig:
             s = tuple(self.sample)
             if s not in INPUTS:
                 raise ConfigError(
-                    f"sample must be one of the four XOR inputs 0,0 0,1 1,0 1,1, got {self.sample!r}"
+                    "sample must be one of the four XOR inputs 0,0 0,1 1,0 1,1, got "
+                    f"{self.sample!r}"
                 )
             self.sample = (int(s[0]), int(s[1]))
         if not isinstance(self.weights, str | Path) or not str(self.weights):
@@ -241,7 +242,6 @@ def ledger_for(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray,
     W1, b1, W2, b2 = (np.array(params[k], dtype=np.float64) for k in ("W1", "b1", "W2", "b2"))
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    n, H = X.shape[0], W1.shape[1]
     kind = cfg.loss
     L_of_a2 = lambda a2: _loss(a2, y, kind)  # noqa: E731 - one-line links of the chain
     L_of_z2 = lambda z2: L_of_a2(_sigmoid(z2))  # noqa: E731
@@ -479,8 +479,8 @@ def format_ledger_markdown(led: Ledger) -> str:
             phase = ln.phase
             out += ["", f"## {titles[phase]}", ""]
             if phase == "backward":
-                out += ["| # | quantity | formula | shapes | value | numerical estimate | max diff |",
-                        "|---|---|---|---|---|---|---|"]
+                out += ["| # | quantity | formula | shapes | value | numerical estimate "
+                        "| max diff |", "|---|---|---|---|---|---|---|"]
             else:
                 out += ["| # | quantity | formula | shapes | value |", "|---|---|---|---|---|"]
         step += 1

@@ -183,7 +183,8 @@ def save_regression_run(res: RegressionResult, out_dir) -> Path:
                     formats={"learned w": ".4f", "learned b": ".4f", "final loss": ".5f"})
     run.add_text("Result", format_regression(res))
     run.add_table("Line", ["", "true", "learned", "least squares"],
-                  [["w", res.config.w, res.w, res.lstsq_w], ["b", res.config.b, res.b, res.lstsq_b]],
+                  [["w", res.config.w, res.w, res.lstsq_w],
+                   ["b", res.config.b, res.b, res.lstsq_b]],
                   formats={"true": ".4f", "learned": ".4f", "least squares": ".4f"})
     run.save_figure(regression_fit_figure(res.x[:, 0], res.y[:, 0], (res.config.w, res.config.b),
                                           (res.w, res.b), res.path),
@@ -353,7 +354,8 @@ def format_classify(res: ClassifyResult) -> str:
 
 
 def classify_grid(res: ClassifyResult, n: int = 161, lo: float = -0.5, hi: float = 1.5):
-    """The neuron's output over ``[lo, hi]^2``: ``g (n,)`` and ``out (n, n)`` (row i = g[i] as x2)."""
+    """The neuron's output over ``[lo, hi]^2``: ``g (n,)`` and ``out (n, n)``
+    (row i is x2 = g[i])."""
     g = np.linspace(lo, hi, n, dtype=np.float32)
     xx1, xx2 = np.meshgrid(g, g)
     out = res.model.predict(np.column_stack([xx1.ravel(), xx2.ravel()]))

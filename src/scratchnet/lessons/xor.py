@@ -54,7 +54,17 @@ from .xor_stacked import HIDDEN_ACTIVATIONS, LOSSES, build_network
 #: ``run_xor_seeds`` (docs/lessons/xor.md has the figures): SGD at 5.0 solves XOR as
 #: often as any rate tried and in ~100 epochs; adaptive optimisers need small rates.
 DEFAULT_LR = {"sgd": 5.0, "momentum": 1.0, "rmsprop": 0.01, "adam": 0.01, "adamw": 0.01}
+#: Plain SGD at 5.0 kills ReLU hidden units (their input goes negative for every sample
+#: and their slope is 0 there); 1.0 does as well as smaller rates.
+RELU_SGD_LR = 1.0
 OPTIMIZERS = tuple(DEFAULT_LR)
+
+
+def default_lr(optimizer: str, activation: str = "sigmoid") -> float:
+    """The learning rate used when none is given (see :data:`DEFAULT_LR`)."""
+    if optimizer == "sgd" and activation == "relu":
+        return RELU_SGD_LR
+    return DEFAULT_LR[optimizer]
 INITS = (
     "xavier_uniform",
     "xavier_normal",
@@ -78,7 +88,7 @@ class XorConfig:
     loss : "bce" (seed 003) or "mse" (seed 000).  hidden : units H.
     activation : hidden activation ("sigmoid", "tanh", "relu"); the output is sigmoid.
     init : weight initialiser name.  optimizer : "sgd", "momentum", "rmsprop", "adam", "adamw".
-    lr : learning rate, None for :data:`DEFAULT_LR` of the optimiser.
+    lr : learning rate, None for :func:`default_lr` of the optimiser and activation.
     epochs : gradient steps per attempt (full batch: one step per epoch).
     seed : seed of attempt 1.  attempts : most attempts before giving up (1 = no restarts).
     stuck_warmup, stuck_window, stuck_tol : the plateau test of :class:`StuckDetector`.
@@ -102,7 +112,8 @@ class XorConfig:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.activation not in HIDDEN_ACTIVATIONS:
             raise ConfigError(
-                f"activation must be one of {', '.join(HIDDEN_ACTIVATIONS)}, got {self.activation!r}"
+                f"activation must be one of {', '.join(HIDDEN_ACTIVATIONS)}, "
+                f"got {self.activation!r}"
             )
         if self.init not in INITS:
             raise ConfigError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
@@ -117,7 +128,7 @@ class XorConfig:
         _check_int(self.stuck_warmup, "stuck_warmup", 0, 10**9)
         _check_int(self.stuck_window, "stuck_window", 1, 10**9)
         if self.lr is None:
-            self.lr = DEFAULT_LR[self.optimizer]
+            self.lr = default_lr(self.optimizer, self.activation)
         if isinstance(self.lr, bool) or not isinstance(self.lr, int | float) or not (
             math.isfinite(self.lr) and self.lr > 0
         ):
@@ -195,12 +206,32 @@ class StuckDetector(Callback):
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         self.losses.append(float(logs["loss"]))
         n = len(self.losses)
-        if n < max(self.warmup, self.window + 1) or logs.get("accuracy", 0.0) >= 1.0:
+        if self.stuck_epoch is not None or n < max(self.warmup, self.window + 1):
+            return
+        if logs.get("accuracy", 0.0) >= 1.0:
             return
         old, new = self.losses[-1 - self.window], self.losses[-1]
         if new < self.level and old - new < self.tol * old:
             self.stuck_epoch = epoch + 1
             self.model.stop_training = True
+
+
+def stuck_epochs(loss: np.ndarray, all_correct: np.ndarray, warmup: int = 300, window: int = 200,
+                 tol: float = 1e-3, level: float = math.log(2) * 0.9) -> np.ndarray:
+    """:class:`StuckDetector`'s rule applied to recorded histories of many runs at once.
+
+    loss, all_correct : (S, epochs), as recorded by ``train_stacked(..., record_correct=True)``.
+    Returns (S,) int: the 1-based epoch at which each run would be flagged, 0 if never.
+    """
+    loss = np.asarray(loss, dtype=np.float64)
+    S, E = loss.shape
+    start = max(warmup, window + 1) - 1
+    flagged = np.zeros((S, E), dtype=bool)
+    if start < E:
+        new, old = loss[:, start:], loss[:, start - window : E - window]
+        flagged[:, start:] = (~all_correct[:, start:]) & (new < level) & (old - new < tol * old)
+    first = flagged.argmax(axis=1)
+    return np.where(flagged.any(axis=1), first + 1, 0)
 
 
 @dataclass
@@ -254,7 +285,15 @@ def _fmt_vec(v: np.ndarray, digits: int = 2) -> str:
     return "[" + " ".join(f"{x:.{digits}f}" for x in np.ravel(v)) + "]"
 
 
-def explain_plateau(p: Plateau, y: np.ndarray) -> str:
+_STUCK_WHY = {
+    "saturated": "The hidden units are saturated there (their gradient is almost zero): a "
+    "local minimum that gradient descent does not leave.",
+    "relu": "The hidden units are switched off there (ReLU's slope is 0 for a negative "
+    "input), so no gradient reaches them and gradient descent cannot move them.",
+}
+
+
+def explain_plateau(p: Plateau, y: np.ndarray, activation: str = "sigmoid") -> str:
     """The plateau in words: which outputs are wrong and why the output unit cannot fix them."""
     y = np.asarray(y).ravel()
     lines = []
@@ -271,9 +310,8 @@ def explain_plateau(p: Plateau, y: np.ndarray) -> str:
         lines.append(
             f"Why: the hidden layer maps {names} to the same point h = "
             f"{_fmt_vec(p.hidden[g[0]])}, so the output unit cannot tell them apart; they need "
-            f"answers {targets}, and the best single answer is {np.mean(y[g]):.2f}. The hidden "
-            "units are saturated there (their gradient is almost zero): a local minimum that "
-            "gradient descent does not leave."
+            f"answers {targets}, and the best single answer is {np.mean(y[g]):.2f}. "
+            + (_STUCK_WHY["relu"] if activation == "relu" else _STUCK_WHY["saturated"])
         )
     if not p.merged:
         lines.append(
@@ -438,7 +476,7 @@ def run_xor(config: XorConfig | None = None,
                    f"{len(losses)} epochs (loss {final:.4f}).")
         else:
             plateau = diagnose_plateau(outputs, hidden, y)
-            why = explain_plateau(plateau, y)
+            why = explain_plateau(plateau, y, cfg.activation)
             if detector.stuck_epoch is not None:
                 outcome = "stuck"
                 w = cfg.stuck_window
@@ -545,48 +583,70 @@ def hidden_table_rows(result: XorResult) -> tuple[list[str], list[list]]:
 
 
 def format_hidden_table(result: XorResult, approx: str = "≈") -> str:
-    """The seed's table, then each hidden unit's name and what the output makes of them."""
+    """The seed's table (``Input | Hidden1 | Hidden2 | Output | Expected``), then
+    :func:`format_unit_names`."""
     cols, rows = hidden_table_rows(result)
     widths = [max(7, len(c)) for c in cols]
     widths[0] = 6
-    line = " | ".join(c.center(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(cols, widths, strict=True)))
+    line = " | ".join(c.center(w) if j else c.ljust(w)
+                      for j, (c, w) in enumerate(zip(cols, widths, strict=True)))
     out = [line, "-" * len(line)]
     for row in rows:
         cells = [row[0].ljust(widths[0])]
         cells += [f"{v:.3f}".center(w) for v, w in zip(row[1:-1], widths[1:-1], strict=True)]
         cells.append(str(row[-1]).center(widths[-1]))
         out.append(" | ".join(cells).rstrip())
-    out.append("")
+    return "\n".join(out) + "\n\n" + format_unit_names(result, approx)
+
+
+def format_unit_names(result: XorResult, approx: str = "≈") -> str:
+    """Each hidden unit's Boolean name, and (H = 2) the output unit's rule over them."""
+    out = []
     t = THRESHOLDS[result.config.activation]
     for j, u in enumerate(result.units):
         out.append(f"Hidden{j + 1} = {u.label(approx):<15} ({u.describe()})")
-    note = (f"(A unit counts as on when its activation is above {t.value:g}; "
-            f"{approx} marks a name with an activation within {t.margin:g} of that.)")
     if any(not u.exact for u in result.units):
-        out.append(note)
+        out += textwrap.wrap(
+            f"(A unit counts as on when its activation is above {t.value:g}; {approx} marks a "
+            f"name with an activation within {t.margin:g} of that, where the name is a "
+            "rough summary.)", width=92)
     r = result.output_rule
     if r is not None:
         names = [u.name for u in result.units]
         text = r.function.rename(f"({names[0]})", f"({names[1]})")
-        out.append(f"{r.describe()}, so the network computes {text} = {r.of_inputs.name}"
-                   + ("." if r.matches_network else
-                      ", which differs from its actual outputs: the units are not clean gates."))
+        out += textwrap.wrap(
+            f"{r.describe()}, so the network computes {text} = {r.of_inputs.name}"
+            + ("." if r.matches_network else
+               ", which differs from its actual outputs: the units are not clean gates."),
+            width=92, subsequent_indent="  ")
     return "\n".join(out)
 
 
-def format_result_summary(result: XorResult) -> str:
+def format_result_summary(result: XorResult, show_time: bool = True) -> str:
     cfg = result.config
     n_att = len(result.attempts)
     if result.solved:
         first = "on the first attempt" if n_att == 1 else f"on attempt {n_att} of {cfg.attempts}"
         head = f"Solved XOR {first}"
     else:
-        head = f"Not solved in {n_att} attempts"
-    return (
-        f"{head} ({result.total_epochs} epochs in all, {result.seconds:.2f} s).\n"
+        head = f"Not solved in {n_att} attempt{'s' if n_att > 1 else ''}"
+    timing = f", {result.seconds:.2f} s" if show_time else ""
+    text = (
+        f"{head} ({result.total_epochs} epochs in all{timing}).\n"
         f"Final loss {result.final_loss:.5f} ({cfg.loss}), accuracy "
         f"{round(result.accuracy * 4)}/4 = {result.accuracy:.0%}."
     )
+    if not result.solved:
+        if cfg.hidden == 1:
+            advice = ("With one hidden unit XOR cannot be solved at all: the output is then a "
+                      "function of one line's side, and one line cannot separate XOR. Try "
+                      "--hidden 2 or more.")
+        else:
+            advice = ("The last attempt is shown below. More attempts (--attempts) or more "
+                      "hidden units (--hidden 3) make success more likely; "
+                      "`scratchnet xor --seeds 100` measures how likely.")
+        text += "\n" + textwrap.fill(advice, width=92)
+    return text
 
 
 # -- many seeds at once --------------------------------------------------------------------
@@ -597,8 +657,8 @@ class SeedsWidth:
     """Results for one hidden width in ``run_xor_seeds``.
 
     seeds (S,), solved (S,) bool, final_loss (S,), loss (S, epochs) per-epoch loss,
-    outputs (S, 4). stuck_kinds maps a description of where stuck runs ended
-    ("2 inputs merged", ...) to how many.
+    outputs (S, 4). merged_counts maps a description of where unsolved runs ended
+    (which inputs share a hidden point) to (how many runs, their median final loss).
     """
 
     hidden: int
@@ -607,7 +667,7 @@ class SeedsWidth:
     final_loss: np.ndarray
     loss: np.ndarray
     outputs: np.ndarray
-    merged_counts: dict[str, int]
+    merged_counts: dict[str, tuple[int, float]]
     seconds: float
 
     @property
@@ -653,13 +713,17 @@ def run_xor_seeds(config: XorConfig | None = None, n_seeds: int = 100,
         run = train_stacked(X, y, w0, loss=cfg.loss, activation=cfg.activation,
                             optimizer=cfg.optimizer, lr=cfg.lr, epochs=cfg.epochs)
         _, a1, _, _ = forward(X, run.weights, cfg.activation)
-        counts: dict[str, int] = {}
+        kinds: dict[str, list[float]] = {}
         for s in np.flatnonzero(~run.solved):
             p = diagnose_plateau(run.outputs[s], a1[s], y)
             sizes = sorted((len(g) for g in p.merged), reverse=True)
-            key = ("inputs merged in groups of " + "+".join(map(str, sizes))) if sizes else (
-                "no merged inputs (still moving or another plateau)")
-            counts[key] = counts.get(key, 0) + 1
+            if sizes:
+                key = " and ".join(f"{k} inputs that need different answers" for k in sizes) + (
+                    " reach the same hidden point")
+            else:
+                key = "no two inputs share a hidden point (another plateau, or still moving)"
+            kinds.setdefault(key, []).append(float(run.final_loss[s]))
+        counts = {k: (len(v), float(np.median(v))) for k, v in kinds.items()}
         out.widths.append(SeedsWidth(h, seeds, run.solved, np.asarray(run.final_loss),
                                      run.loss, run.outputs, counts, time.perf_counter() - t0))
     out.seconds = time.perf_counter() - t_all
@@ -670,8 +734,8 @@ def format_seeds_result(res: SeedsResult) -> str:
     cfg = res.config
     lines = [
         f"{res.n_seeds} seeds ({cfg.seed}..{cfg.seed + res.n_seeds - 1}), no restarts: "
-        f"{cfg.loss} loss, {cfg.optimizer} lr {cfg.lr:g}, {cfg.epochs} epochs, {cfg.init} init, "
-        f"{cfg.activation} hidden units.",
+        f"{cfg.loss} loss, {cfg.optimizer} lr {cfg.lr:g}, {cfg.epochs} epochs,",
+        f"  {cfg.init} init, {cfg.activation} hidden units.",
         "",
     ]
     for w in res.widths:
@@ -684,12 +748,9 @@ def format_seeds_result(res: SeedsResult) -> str:
             "  final loss: min {:.2g}  25% {:.2g}  median {:.2g}  75% {:.2g}  max {:.3g}".format(*q)
         )
         if w.n_solved < w.n:
-            stuck_losses = w.final_loss[~w.solved]
-            vals, counts = np.unique(np.round(stuck_losses, 2), return_counts=True)
-            top = ", ".join(f"{v:.2f} ({c})" for v, c in zip(vals, counts, strict=True))
-            lines.append(f"  unsolved runs end at loss: {top}")
-            for k, v in sorted(w.merged_counts.items(), key=lambda kv: -kv[1]):
-                lines.append(f"    {v:>5} {k}")
+            lines.append(f"  {w.n - w.n_solved} unsolved:")
+            for k, (count, med) in sorted(w.merged_counts.items(), key=lambda kv: -kv[1][0]):
+                lines.append(f"    {count:>5} end near loss {med:.3f}: {k}")
     lines.append("")
     lines.append(f"({res.seconds:.1f} s in all; every seed trained at once, see "
                  "scratchnet.lessons.xor_stacked.)")
@@ -717,8 +778,8 @@ def save_xor_run(result: XorResult, out_dir, approx: str = "≈") -> Path:
     from ..report import RunFolder
 
     cfg = result.config
-    run = RunFolder(out_dir, "xor", asdict(cfg), title="scratchnet xor: a 2-2-1 network learns XOR"
-                    if cfg.hidden == 2 else f"scratchnet xor: a 2-{cfg.hidden}-1 network learns XOR")
+    title = f"scratchnet xor: a 2-{cfg.hidden}-1 network learns XOR"
+    run = RunFolder(out_dir, "xor", asdict(cfg), title=title)
     run.add_metrics(
         {
             "final loss": result.final_loss,
@@ -734,10 +795,11 @@ def save_xor_run(result: XorResult, out_dir, approx: str = "≈") -> Path:
     run.add_text("Training", "\n".join(a.message for a in result.attempts) + "\n\n"
                  + format_result_summary(result))
     cols, rows = hidden_table_rows(result)
-    fmt = {c: ".3f" for c in cols[1:-1]}
-    run.add_table("What the hidden units compute", cols, rows, formats=fmt,
-                  caption=format_hidden_table(result, approx).split("\n\n", 1)[1])
-    run.add_text("Learned parameters", format_parameters(result))
+    run.add_table("What the hidden units compute", cols, rows,
+                  formats={c: ".3f" for c in cols[1:-1]},
+                  caption="Each hidden unit's activation and the network's output for the four "
+                  "inputs, as in the seed notes.")
+    run.add_text("The hidden units as logic gates", format_unit_names(result, approx))
     g1, g2, out, hidden = decision_grid(result.model)
     fig = decision_boundary_figure(g1, g2, out, result.X, result.y.ravel(),
                                    title=f"XOR decision boundary (2-{cfg.hidden}-1 network)")
@@ -749,7 +811,8 @@ def save_xor_run(result: XorResult, out_dir, approx: str = "≈") -> Path:
                               THRESHOLDS[cfg.activation].value, result.hidden)
     run.save_figure(fig, "hidden_units.png",
                     "Each hidden unit's activation over the input plane, named by the Boolean "
-                    "function it computes on the four inputs.")
+                    "function it computes on the four inputs (numbers: its activation there).")
+    run.add_text("Learned parameters", format_parameters(result))
     fig = loss_figure([a.loss for a in result.attempts], [a.outcome for a in result.attempts],
                       cfg.loss, baseline_loss(result.y, cfg.loss))
     run.save_figure(fig, "loss.png", "Training loss per epoch; each restart begins where the "

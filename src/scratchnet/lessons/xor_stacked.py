@@ -118,7 +118,7 @@ class StackedWeights:
 def build_network(
     hidden: int = 2,
     activation: str = "sigmoid",
-    init="xavier_normal",
+    init="xavier_uniform",
     seed: int | None = 0,
     n_in: int = 2,
     dtype=np.float32,
@@ -132,7 +132,8 @@ def build_network(
 
     if activation not in HIDDEN_ACTIVATIONS:
         raise ConfigError(
-            f"unknown hidden activation {activation!r}; expected one of {', '.join(HIDDEN_ACTIVATIONS)}"
+            f"unknown hidden activation {activation!r}; expected one of "
+            f"{', '.join(HIDDEN_ACTIVATIONS)}"
         )
     if isinstance(hidden, bool) or not isinstance(hidden, int | np.integer) or hidden < 1:
         raise ConfigError(f"hidden must be a positive number of units, got {hidden!r}")
@@ -149,7 +150,7 @@ def initial_weights(
     seeds: Sequence[int] | np.ndarray,
     hidden: int = 2,
     activation: str = "sigmoid",
-    init="xavier_normal",
+    init="xavier_uniform",
     n_in: int = 2,
     dtype=np.float32,
 ) -> StackedWeights:
@@ -171,6 +172,8 @@ class StackedRun:
     weights : the final weights of all S networks.
     loss : (S, epochs) float64, each network's loss *before* each epoch's update
         (the same number ``Sequential.fit`` records in ``history["loss"]``).
+    all_correct : (S, epochs) bool, every sample right before each epoch's update
+        (``history["accuracy"] == 1`` in ``fit``); empty unless ``record_correct``.
     outputs : (S, n) final outputs ``a2`` for every sample.
     correct : (S, n) bool, output on the right side of 0.5.
     """
@@ -180,6 +183,7 @@ class StackedRun:
     outputs: np.ndarray
     correct: np.ndarray
     config: dict = field(default_factory=dict)
+    all_correct: np.ndarray | None = None
 
     @property
     def solved(self) -> np.ndarray:
@@ -193,7 +197,8 @@ class StackedRun:
 
 
 def forward(X: np.ndarray, w: StackedWeights, activation: str = "sigmoid"):
-    """Forward pass of all networks: returns ``(z1, a1, z2, a2)``, shapes ``(S, n, H)`` and ``(S, n, 1)``."""
+    """Forward pass of all networks: returns ``(z1, a1, z2, a2)``, of shapes ``(S, n, H)``
+    (z1, a1) and ``(S, n, 1)`` (z2, a2)."""
     z1 = X @ w.W1 + w.b1  # (n, d) @ (S, d, H) + (S, 1, H) -> (S, n, H)
     a1 = _activate(z1, activation)
     z2 = a1 @ w.W2 + w.b2  # (S, n, H) @ (S, H, 1) + (S, 1, 1) -> (S, n, 1)
@@ -208,7 +213,7 @@ def loss_values(a2: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
     match ``BCELoss`` exactly.
     """
     if loss == "mse":
-        return np.mean((a2 - y) ** 2, axis=(1, 2), dtype=np.float64)
+        return np.mean(np.square(a2 - y, dtype=np.float64), axis=(1, 2))
     eps = max(1e-7, float(np.finfo(a2.dtype).eps))
     p = np.clip(a2, eps, 1.0 - eps)
     return -np.mean(y * np.log(p) + (1.0 - y) * np.log1p(-p), axis=(1, 2), dtype=np.float64)
@@ -225,6 +230,7 @@ def train_stacked(
     lr: float = 1.0,
     epochs: int = 5000,
     record_loss: bool = True,
+    record_correct: bool = False,
 ) -> StackedRun:
     """Full-batch gradient descent on S networks at once, no restarts.
 
@@ -234,6 +240,7 @@ def train_stacked(
     optimizer : an engine optimiser name (``sgd``, ``momentum``, ``rmsprop``, ``adam``,
     ``adamw``), stepped with every network's arrays at once.
     record_loss : keep each network's loss per epoch (``(S, epochs)``); off saves time.
+    record_correct : keep, per epoch, whether every sample was right (``(S, epochs)``).
 
     Raises ConfigError for unknown names or a bad epoch count, ShapeError for data of
     the wrong shape, DivergenceError when a loss becomes NaN or inf.
@@ -242,7 +249,8 @@ def train_stacked(
         raise ConfigError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
     if activation not in HIDDEN_ACTIVATIONS:
         raise ConfigError(
-            f"unknown hidden activation {activation!r}; expected one of {', '.join(HIDDEN_ACTIVATIONS)}"
+            f"unknown hidden activation {activation!r}; expected one of "
+            f"{', '.join(HIDDEN_ACTIVATIONS)}"
         )
     if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 1:
         raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
@@ -266,29 +274,11 @@ def train_stacked(
     ]
     S = w.n_networks
     history = np.empty((S, int(epochs)), dtype=np.float64) if record_loss else None
-    inv_n = dt.type(1.0 / n)
-    XT = X.T  # (d, n)
-    for epoch in range(int(epochs)):
-        # ---- forward ----
-        z1, a1, z2, a2 = forward(X, w, activation)
-        if record_loss:
-            history[:, epoch] = loss_values(a2, y, loss)
-            if epoch % 100 == 0 and not np.all(np.isfinite(history[:, epoch])):
-                _raise_divergence(history[:, epoch], epoch, lr)
-        # ---- backward ----
-        if loss == "bce":
-            dz2 = (a2 - y) * inv_n  # (S, n, 1)
-        else:
-            dz2 = (2 * inv_n) * (a2 - y) * a2 * (1 - a2)  # dL/da2 * da2/dz2
-        np.matmul(a1.transpose(0, 2, 1), dz2, out=grads.W2)  # (S, H, n) @ (S, n, 1)
-        np.sum(dz2, axis=1, keepdims=True, out=grads.b2)  # (S, 1, 1)
-        da1 = dz2 @ w.W2.transpose(0, 2, 1)  # (S, n, 1) @ (S, 1, H) -> (S, n, H)
-        dz1 = da1 * _derivative(z1, a1, activation)  # (S, n, H)
-        np.matmul(XT, dz1, out=grads.W1)  # (d, n) @ (S, n, H) -> (S, d, H)
-        np.sum(dz1, axis=1, keepdims=True, out=grads.b1)  # (S, 1, H)
-        # ---- update (the engine's optimiser, element by element) ----
-        opt.step(params)
-    *_, a2 = forward(X, w, activation)
+    correct_hist = np.empty((S, int(epochs)), dtype=bool) if record_correct else None
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and raised
+        _train_loop(X, y, w, grads, params, opt, history, correct_hist, loss, activation,
+                    int(epochs), lr)
+        *_, a2 = forward(X, w, activation)
     final = loss_values(a2, y, loss)
     if not np.all(np.isfinite(final)):
         _raise_divergence(final, int(epochs), lr)
@@ -302,7 +292,40 @@ def train_stacked(
         "epochs": int(epochs),
         "final_loss": final,
     }
-    return StackedRun(w, history if record_loss else np.empty((S, 0)), outputs, correct, config)
+    return StackedRun(w, history if record_loss else np.empty((S, 0)), outputs, correct, config,
+                      correct_hist)
+
+
+def _train_loop(X, y, w: StackedWeights, grads: StackedWeights, params, opt, history,
+                correct_hist, loss: str, activation: str, epochs: int, lr: float) -> None:
+    """The epochs of :func:`train_stacked`: forward, backward, update, all networks at once.
+    ``history`` (S, epochs) receives each network's loss and ``correct_hist`` (S, epochs)
+    whether all its samples were right; either may be None."""
+    record_loss = history is not None
+    inv_n = w.W1.dtype.type(1.0 / X.shape[0])
+    XT = X.T  # (d, n)
+    for epoch in range(int(epochs)):
+        # ---- forward ----
+        z1, a1, z2, a2 = forward(X, w, activation)
+        if record_loss:
+            history[:, epoch] = loss_values(a2, y, loss)
+            if epoch % 100 == 0 and not np.all(np.isfinite(history[:, epoch])):
+                _raise_divergence(history[:, epoch], epoch, lr)
+        if correct_hist is not None:
+            correct_hist[:, epoch] = ((a2[:, :, 0] > 0.5) == (y[:, 0] > 0.5)).all(axis=1)
+        # ---- backward ----
+        if loss == "bce":
+            dz2 = (a2 - y) * inv_n  # (S, n, 1)
+        else:
+            dz2 = (2 * inv_n) * (a2 - y) * a2 * (1 - a2)  # dL/da2 * da2/dz2
+        np.matmul(a1.transpose(0, 2, 1), dz2, out=grads.W2)  # (S, H, n) @ (S, n, 1)
+        np.sum(dz2, axis=1, keepdims=True, out=grads.b2)  # (S, 1, 1)
+        da1 = dz2 @ w.W2.transpose(0, 2, 1)  # (S, n, 1) @ (S, 1, H) -> (S, n, H)
+        dz1 = da1 * _derivative(z1, a1, activation)  # (S, n, H)
+        np.matmul(XT, dz1, out=grads.W1)  # (d, n) @ (S, n, H) -> (S, d, H)
+        np.sum(dz1, axis=1, keepdims=True, out=grads.b1)  # (S, 1, H)
+        # ---- update (the engine's optimiser, element by element) ----
+        opt.step(params)
 
 
 def _activate(z: np.ndarray, activation: str) -> np.ndarray:

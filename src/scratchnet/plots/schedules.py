@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -72,9 +73,10 @@ def plot_lr_find(lrs, losses, smoothed, suggested_lr: float, *,
 
     ``lrs``, ``losses``, ``smoothed``: ``(n,)`` the rate of each step, its batch loss,
     and the smoothed loss. ``suggested_lr``: drawn as a solid vertical line;
-    ``steepest_lr`` (where the smoothed loss falls fastest) and ``min_loss_lr`` (where
-    it is lowest) as dashed lines when given. The y axis is limited to the interesting
-    range: from just below the lowest smoothed loss to a bit above the first losses.
+    ``steepest_lr`` (where the smoothed loss falls fastest; not drawn again when it is
+    the suggestion) and ``min_loss_lr`` (where it is lowest) as dashed lines when given.
+    The y axis is limited to the interesting range: from just below the lowest smoothed
+    loss to a bit above the first losses.
     """
     lrs = np.asarray(lrs, dtype=np.float64)
     losses = np.asarray(losses, dtype=np.float64)
@@ -92,11 +94,13 @@ def plot_lr_find(lrs, losses, smoothed, suggested_lr: float, *,
     if min_loss_lr is not None:
         ax.axvline(min_loss_lr, color=PALETTE[3], linestyle="--", linewidth=1.0,
                    label=f"lowest smoothed loss, lr = {min_loss_lr:.2g}")
-    if steepest_lr is not None:
+    same = steepest_lr is not None and math.isclose(steepest_lr, suggested_lr, rel_tol=1e-9)
+    if steepest_lr is not None and not same:
         ax.axvline(steepest_lr, color=PALETTE[2], linestyle="--", linewidth=1.0,
                    label=f"steepest descent, lr = {steepest_lr:.2g}")
     ax.axvline(suggested_lr, color=PALETTE[1], linewidth=2.0,
-               label=f"suggested lr = {suggested_lr:.2g}")
+               label=f"suggested lr = {suggested_lr:.2g}"
+               + (" (steepest descent)" if same else ""))
     finite = smoothed[np.isfinite(smoothed)]
     if finite.size:
         lo, hi = float(finite.min()), float(finite[: max(1, finite.size // 10)].max())

@@ -61,15 +61,21 @@ def _positive_for_log(y: np.ndarray) -> np.ndarray:
 
 def plot_loss_curves(curves: Mapping[str, object], *, title: str = "Training loss",
                      xlabel: str = "epoch", ylabel: str = "loss", logy: bool = False,
-                     ax=None, width: float = 6.4, height: float = 3.6) -> Figure:
+                     reference: tuple[float, str] | None = None, ax=None,
+                     width: float = 6.4, height: float = 3.6) -> Figure:
     """One line per entry of ``curves`` (label -> y values, or label -> ``(x, y)``).
 
     Non-finite values (a diverged run) end the line where they start.
-    ``logy``: logarithmic loss axis (losses spanning decades).
+    ``logy``: logarithmic loss axis (losses spanning decades). ``reference``:
+    ``(value, label)`` of a dashed horizontal line, e.g. ``(log(3), "chance")``, the
+    cross-entropy of always predicting the uniform distribution over 3 classes.
     """
     if not curves:
         raise ConfigError("plot_loss_curves: no curves given")
     fig, ax = (ax.figure, ax) if ax is not None else new_figure(width, height)
+    if reference is not None:
+        ax.axhline(reference[0], color="#888888", linestyle=":", linewidth=1.2,
+                   label=reference[1], zorder=1)
     for i, (label, values) in enumerate(curves.items()):
         x, y = _curve(values, f"plot_loss_curves[{label!r}]")
         if logy:

@@ -157,7 +157,8 @@ def seeds_figure(hiddens: Sequence[int], losses: Sequence[np.ndarray],
     n = len(hiddens)
     fig, axes = new_figure(4.0 * n + 0.6, 6.4, 2, n, squeeze=False, sharey="row")
     all_final = np.concatenate([loss[:, -1] for loss in losses])
-    lo = max(float(all_final[all_final > 0].min(initial=1e-12)), 1e-12)
+    lo = max(float(all_final[all_final > 0].min(initial=np.inf)), 1e-12)
+    lo = lo if np.isfinite(lo) else 1e-12
     bins = np.geomspace(lo * 0.8, max(float(all_final.max()), lo * 10) * 1.25, 40)
     for i, (h, loss, ok) in enumerate(zip(hiddens, losses, solved, strict=True)):
         ax = axes[0, i]
@@ -190,6 +191,9 @@ def seeds_figure(hiddens: Sequence[int], losses: Sequence[np.ndarray],
         hx.set_xlabel("final loss (log scale)")
         if i == 0:
             hx.set_ylabel("number of seeds")
-    fig.suptitle("Plain gradient descent on XOR from many random starts: red runs never "
-                 "get all four points right", fontsize=11)
+    title = ("Plain gradient descent on XOR from many random starts (red: still a point "
+             "wrong after the last epoch)")
+    if any(len(ok) > max_curves for ok in solved):
+        title += f"\ntop: at most {max_curves} curves per panel, every unsolved one included"
+    fig.suptitle(title, fontsize=11)
     return fig

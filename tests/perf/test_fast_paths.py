@@ -1,0 +1,229 @@
+"""The fast paths compute the same numbers as the plain formulas they replace.
+
+Speed itself is measured by ``benchmarks/run.py``, never asserted here. Each test writes
+the textbook version of a computation next to the engine's faster one and compares:
+bit for bit where the fast path does the same floating-point operations in the same
+order, within float tolerance where it may round differently.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratchnet import Sequential
+from scratchnet.layers import Dense, ReLU, Sigmoid
+from scratchnet.layers.activations import log_softmax, sigmoid, softmax
+from scratchnet.losses import BCELoss, SoftmaxCrossEntropy
+from scratchnet.optim import SGD, Adam, Parameter
+
+
+def _plain_sigmoid(z: np.ndarray) -> np.ndarray:
+    """The two-branch stable sigmoid, written with np.where (both branches evaluated)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # the branch np.where drops
+        return np.where(z >= 0, 1.0 / (1.0 + np.exp(-z)), np.exp(z) / (1.0 + np.exp(z)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_equals_the_two_branch_formula_bit_for_bit(dtype):
+    rng = np.random.default_rng(0)
+    z = (rng.standard_normal(5000) * 30).astype(dtype)
+    z[:6] = [0.0, -0.0, 1e4, -1e4, np.finfo(dtype).max, -np.finfo(dtype).max]
+    got = sigmoid(z)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, _plain_sigmoid(z).astype(dtype))
+
+
+def test_sigmoid_keeps_nan_and_zero_dimensional_input():
+    assert np.isnan(sigmoid(np.array([np.nan], np.float32))[0])
+    out = sigmoid(np.float32(-3.0))
+    assert out.dtype == np.float32 and out.shape == ()
+    assert out == np.float32(1 / (1 + np.exp(3.0)))
+
+
+def test_relu_forward_backward_equal_the_mask_formulas():
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((64, 33)).astype(np.float32)
+    z[0, :3] = [0.0, -0.0, np.nan]
+    g = rng.standard_normal(z.shape).astype(np.float32)
+    relu = ReLU()
+    a = relu.forward(z)
+    plain = np.where(z > 0, z, np.float32(0))
+    plain[0, 2] = np.nan  # max(nan, 0) is nan, like z * (z > 0)
+    np.testing.assert_array_equal(a, plain)
+    assert a.dtype == np.float32
+    np.testing.assert_array_equal(relu.backward(g), g * (z > 0))
+
+
+def _softmax_ce_plain(z, y):
+    """Loss and gradient the textbook way: log_softmax for the loss, softmax - onehot."""
+    n = len(z)
+    if y.ndim == 1:
+        loss = -np.mean(log_softmax(z, axis=1)[np.arange(n), y], dtype=np.float64)
+        onehot = np.zeros_like(z)
+        onehot[np.arange(n), y] = 1.0
+    else:
+        loss = -np.sum(y * log_softmax(z, axis=1), dtype=np.float64) / n
+        onehot = y
+    grad = softmax(z, axis=1)
+    grad -= onehot
+    grad /= z.dtype.type(n)
+    return loss, grad
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_softmax_cross_entropy_equals_plain_bit_for_bit(dtype):
+    rng = np.random.default_rng(2)
+    z = (rng.standard_normal((128, 10)) * 5).astype(dtype)
+    labels = rng.integers(0, 10, 128)
+    onehot = np.eye(10, dtype=dtype)[labels]
+    for y in (labels, onehot):
+        loss = SoftmaxCrossEntropy()
+        value = loss.forward(z, y)
+        grad = loss.backward()
+        plain_value, plain_grad = _softmax_ce_plain(z, y)
+        assert value == pytest.approx(float(plain_value), rel=1e-12)
+        np.testing.assert_array_equal(grad, plain_grad)
+        assert grad.dtype == dtype
+        # backward again (the cached probabilities were handed out and modified): same answer
+        np.testing.assert_array_equal(loss.backward(), plain_grad)
+
+
+def test_softmax_cross_entropy_backward_belongs_to_the_last_forward():
+    rng = np.random.default_rng(3)
+    loss = SoftmaxCrossEntropy()
+    z1, z2 = rng.standard_normal((2, 8, 4)).astype(np.float32)
+    y = rng.integers(0, 4, 8)
+    loss.forward(z1, y)
+    loss.forward(z2, y)
+    np.testing.assert_array_equal(loss.backward(), _softmax_ce_plain(z2, y)[1])
+    # value_and_grad uses the same pair
+    v, g = loss.value_and_grad(z1, y)
+    pv, pg = _softmax_ce_plain(z1, y)
+    assert v == pytest.approx(float(pv), rel=1e-12)
+    np.testing.assert_array_equal(g, pg)
+
+
+def test_softmax_cross_entropy_predicts_the_argmax_of_the_probabilities():
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((500, 10)).astype(np.float32)
+    loss = SoftmaxCrossEntropy()
+    np.testing.assert_array_equal(loss.predict_labels(z), softmax(z, axis=1).argmax(axis=1))
+
+
+def test_bce_reuses_its_clipped_probabilities_without_changing_anything():
+    rng = np.random.default_rng(5)
+    p = rng.random((16, 1)).astype(np.float32)
+    p[:3, 0] = [0.0, 1.0, 1e-12]  # clipped ones
+    y = (rng.random((16, 1)) > 0.5).astype(np.float32)
+    eps = max(1e-7, float(np.finfo(np.float32).eps))
+    pc = np.clip(p, eps, 1 - eps)
+    loss = BCELoss()
+    value = loss.forward(p, y)
+    assert value == float(-np.mean(y * np.log(pc) + (1 - y) * np.log1p(-pc)))
+    np.testing.assert_array_equal(loss.backward(), (pc - y) / (pc * (1 - pc)) / np.float32(16))
+    # a second forward on other outputs: backward follows it, not the cached clip
+    p2 = rng.random((16, 1)).astype(np.float32)
+    loss.forward(p2, y)
+    pc2 = np.clip(p2, eps, 1 - eps)
+    np.testing.assert_array_equal(loss.backward(), (pc2 - y) / (pc2 * (1 - pc2)) / np.float32(16))
+
+
+def test_plain_sgd_step_is_w_minus_lr_g_bit_for_bit():
+    rng = np.random.default_rng(6)
+    w = rng.standard_normal((5, 3)).astype(np.float32)
+    g = rng.standard_normal((5, 3)).astype(np.float32)
+    expected = w - np.float32(0.3) * g
+    opt = SGD(lr=0.3)
+    opt.step([Parameter("w", w, g)])
+    np.testing.assert_array_equal(w, expected)
+
+
+def _adam_plain(w, g, m, v, t, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+    m[...] = b1 * m + (1 - b1) * g
+    v[...] = b2 * v + (1 - b2) * g * g
+    m_hat = m / (1 - b1**t)
+    v_hat = v / (1 - b2**t)
+    w -= lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+def test_inplace_adam_follows_the_textbook_formulas():
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((20, 7)).astype(np.float32)
+    w_ref = w.astype(np.float64)
+    m = np.zeros_like(w_ref)
+    v = np.zeros_like(w_ref)
+    opt = Adam(lr=1e-2)
+    for t in range(1, 31):
+        g = rng.standard_normal(w.shape).astype(np.float32)
+        opt.step([Parameter("w", w, g)])
+        _adam_plain(w_ref, g.astype(np.float64), m, v, t, lr=1e-2)
+    np.testing.assert_allclose(w, w_ref, rtol=1e-5, atol=1e-6)
+
+
+def _mlp_step_plain(params, X, y, lr):
+    """One SGD step of Dense-ReLU-Dense + softmax cross-entropy, all in one function."""
+    W1, b1, W2, b2 = params
+    z1 = X @ W1 + b1
+    a1 = np.maximum(z1, 0)
+    z2 = a1 @ W2 + b2
+    n = len(X)
+    p = softmax(z2, axis=1)
+    loss = -np.mean(np.log(p[np.arange(n), y]))
+    dz2 = p
+    dz2[np.arange(n), y] -= 1
+    dz2 /= n
+    dW2, db2 = a1.T @ dz2, dz2.sum(axis=0)
+    dz1 = (dz2 @ W2.T) * (z1 > 0)
+    dW1, db1 = X.T @ dz1, dz1.sum(axis=0)
+    return loss, [W1 - lr * dW1, b1 - lr * db1, W2 - lr * dW2, b2 - lr * db2]
+
+
+def test_fit_matches_a_hand_written_numpy_training_loop():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((96, 12)).astype(np.float32)
+    y = rng.integers(0, 5, 96)
+    model = Sequential([Dense(12, 16), ReLU(), Dense(16, 5)], seed=0)
+    model.compile(loss="cross_entropy", optimizer=SGD(lr=0.1))
+    params = [p.value.astype(np.float64) for p in model.parameters()]
+    losses = []
+    for b in range(0, 96, 32):
+        loss, params = _mlp_step_plain(params, X[b : b + 32].astype(np.float64), y[b : b + 32],
+                                       0.1)
+        losses.append(loss)
+    hist = model.fit(X, y, epochs=1, batch_size=32, shuffle=False, verbose=0)
+    for p, ref in zip(model.parameters(), params, strict=True):
+        assert p.value.dtype == np.float32
+        np.testing.assert_allclose(p.value, ref, rtol=1e-4, atol=1e-5)
+    assert hist["loss"][0] == pytest.approx(np.mean(losses), rel=1e-5)
+
+
+def test_stacked_seeds_train_like_one_network_at_a_time():
+    from scratchnet.lessons.xor_stacked import initial_weights, train_stacked
+
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+    y = np.array([[0], [1], [1], [0]], np.float32)
+    seeds = [0, 1, 2, 3, 4]
+    stacked = train_stacked(X, y, initial_weights(seeds), lr=1.0, epochs=300)
+    for s, seed in enumerate(seeds):
+        single = train_stacked(X, y, initial_weights([seed]), lr=1.0, epochs=300)
+        for name in ("W1", "b1", "W2", "b2"):
+            np.testing.assert_allclose(getattr(stacked.weights, name)[s],
+                                       getattr(single.weights, name)[0], rtol=1e-5, atol=1e-6)
+        # and like the engine's own fit on that seed's network
+        from scratchnet.lessons.xor_stacked import build_network
+
+        model = build_network(seed=seed)
+        model.compile(loss="bce", optimizer=SGD(lr=1.0))
+        model.fit(X, y, epochs=300, batch_size=None, verbose=0)
+        for key, arr in stacked.weights.network(s).items():
+            np.testing.assert_allclose(model.state_dict()[key], arr, rtol=1e-4, atol=1e-5)
+
+
+def test_sigmoid_layer_backward_unchanged():
+    rng = np.random.default_rng(9)
+    z = rng.standard_normal((7, 3)).astype(np.float32)
+    g = rng.standard_normal((7, 3)).astype(np.float32)
+    layer = Sigmoid()
+    a = layer.forward(z)
+    np.testing.assert_array_equal(layer.backward(g), g * a * (1 - a))
