@@ -61,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    except BrokenPipeError:
+        # The reader went away (``scratchnet explain | head``): not an error of ours.
+        # Point stdout at devnull so Python's exit-time flush does not complain again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"scratchnet {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..report import build_report
+
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..report import build_report  # imported here: matplotlib is heavy to import
+
     path = build_report(args.run_dir)
     print(path)
     return 0

@@ -49,7 +49,6 @@ from .stats import (
     SegmentLayout,
     concat_float64,
     saturation_threshold,
-    segment_norms,
     segment_stats,
     unit_view,
 )
@@ -220,10 +219,12 @@ class Recorder(Callback):
         layout = self._layouts.get(key)
         if layout is None:
             layout = self._layouts[key] = SegmentLayout(key, self.bins)
-            # Per element of the activation part: |scale * a - shift| is |u| of the
-            # saturation test (u = 2a - 1 for sigmoid, u = a for tanh).
-            seg = layout.segment[layout.starts[self._n_w]:] - self._n_w \
-                if len(key) > self._n_w else np.zeros(0, dtype=np.int64)
+            # Per element of the activation part (after the L gradients and L weights):
+            # |scale * a - shift| is |u| of the saturation test (u = 2a - 1 for
+            # sigmoid, u = a for tanh).
+            first = 2 * self._n_w
+            seg = layout.segment[layout.starts[first]:] - first \
+                if len(key) > first else np.zeros(0, dtype=np.int64)
             layout.sat_scale = self._sat_scale[seg]
             layout.sat_shift = self._sat_shift[seg]
         return layout
@@ -231,34 +232,36 @@ class Recorder(Callback):
     def on_after_backward(self, step: int) -> None:
         if not self._recording_now:
             return
-        model, rec = self.model, self._rec
+        model, rec, L = self.model, self._rec, self._n_w
         layers = [model.layers[w["index"]] for w in self.weight_layers]
         rec["record_step"].append(step)
         rec["record_epoch"].append(self._n_epochs - 1)
-        weights = [layer.params["W"] for layer in layers]
         A = len(self.activation_layers)
         fresh = self.activations and A > 0 and len(model.outputs) == len(model.layers)
         outs = [model.outputs[a["index"]] for a in self.activation_layers] if fresh else []
-        # One float64 vector holds the weights and then the activations: every statistic
-        # of both groups comes from the same few segment reductions.
-        arrays = weights + outs
+        # One float64 vector holds the gradients, the weights and the activations, in
+        # that order: every statistic of the three groups comes from the same few
+        # segment reductions (the histograms of the gradients are computed and unused;
+        # cheaper than a second pass).
+        arrays = [layer.grads["W"] for layer in layers]
+        arrays += [layer.params["W"] for layer in layers]
+        arrays += outs
         layout = self._layout(arrays)
-        g_norm, g_mean_abs = segment_norms([layer.grads["W"] for layer in layers],
-                                           self._layout(weights))
-        rec["grad_norm"].append(g_norm)
-        rec["grad_mean_abs"].append(g_mean_abs)
         flat = concat_float64(arrays)
-        n_w = self._n_w
-        w_end = int(layout.starts[n_w]) if outs else flat.size
+        w_start = int(layout.starts[L])
+        w_end = int(layout.starts[2 * L]) if outs else flat.size
         # The weights' part of the vector is the "before" snapshot of the update ratio
         # (segment_stats does not modify its input).
-        self._w_before = flat[:w_end]
+        self._w_before = flat[w_start:w_end]
         st = segment_stats(arrays, flat=flat, layout=layout)
-        rec["weight_mean"].append(st.mean[:n_w])
-        rec["weight_std"].append(st.std[:n_w])
-        rec["weight_norm"].append(st.norm[:n_w])
-        rec["weight_hist"].append(st.counts[:n_w])
-        rec["weight_range"].append(st.range[:n_w])
+        rec["grad_norm"].append(st.norm[:L])
+        rec["grad_mean_abs"].append(st.mean_abs[:L])
+        w = slice(L, 2 * L)
+        rec["weight_mean"].append(st.mean[w])
+        rec["weight_std"].append(st.std[w])
+        rec["weight_norm"].append(st.norm[w])
+        rec["weight_hist"].append(st.counts[w])
+        rec["weight_range"].append(st.range[w])
         if outs:
             self._record_activations(st, flat[w_end:], outs, layout)
         else:
@@ -273,7 +276,7 @@ class Recorder(Callback):
             self._switched_outputs = False
 
     def _record_activations(self, st, act_flat, outs, layout) -> None:
-        rec, n_w, A = self._rec, self._n_w, len(outs)
+        rec, n_w, A = self._rec, 2 * self._n_w, len(outs)  # activations follow 2L segments
         starts = layout.starts[n_w:] - layout.starts[n_w]
         sizes = layout.sizes[n_w:]
         sat = np.full(A, np.nan)

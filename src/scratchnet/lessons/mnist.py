@@ -565,6 +565,17 @@ def first_layer(model: Sequential):
     raise ConfigError("the model has no Dense or Conv2D layer")
 
 
+def first_block_output(model: Sequential, image: np.ndarray) -> np.ndarray:
+    """What the first convolution block (conv -> batch norm -> ReLU) outputs for one
+    ``(28, 28)`` image, in inference mode: ``(C_out, Ho, Wo)``."""
+    end = next(i for i, layer in enumerate(model.layers) if type(layer).__name__ == "ReLU")
+    x = image.reshape(1, 1, *image.shape).astype(model.dtype)
+    model.eval()
+    for layer in model.layers[: end + 1]:
+        x = layer.forward(x)
+    return x[0]
+
+
 # -- text -----------------------------------------------------------------------------------
 def describe_recipe(cfg: MnistConfig) -> str:
     """One line: epochs, batch size, optimiser and schedule, augmentation, seed."""
@@ -690,9 +701,12 @@ def save_mnist_run(result: MnistResult, out_dir: str | Path,
         title="Confusion matrix",
     )
     layer = first_layer(result.model)
-    sample = scale_images(data.test_images[:1])
+    # The first test image the model gets right: a readable example, not a hard case.
+    right = np.flatnonzero(result.test_pred == data.test_labels)
+    sample = scale_images(data.test_images[right[0] if len(right) else 0])
+    responses = first_block_output(result.model, sample) if cfg.model == "cnn" else None
     run.save_figure(
-        plot_first_layer(layer, sample_image=sample[0]),
+        plot_first_layer(layer, sample_image=sample, responses=responses),
         "weights.png",
         _weights_caption(layer),
         title="What the first layer looks for",
@@ -744,5 +758,7 @@ def _weights_caption(layer) -> str:
                 "barely move from their random start; a square that is noise all over "
                 "belongs to a unit that (almost) never fires, a 'dead' ReLU.")
     return ("Top: the first convolution's 3x3 filters (red positive, blue negative, each on "
-            "its own symmetric scale). Below: what each filter responds to on one test image "
-            "(the filter's output before batch norm; bright = strong response).")
+            "its own symmetric scale). Below: what the first block (convolution, batch norm, "
+            "ReLU) outputs for one test image the model classifies correctly, one map per "
+            "filter on a shared colour scale: edges of one orientation, the ink, or the "
+            "background light up, depending on the filter.")

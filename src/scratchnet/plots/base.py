@@ -181,8 +181,9 @@ def savefig_atomic(fig: Figure, path: str | os.PathLike, dpi: int = DEFAULT_DPI)
         raise ConfigError(f"savefig_atomic: dpi must be an integer in [10, 1200], got {dpi!r}")
     buffer = io.BytesIO()
     with rc_context(STYLE):
-        # bbox_inches="tight" trims empty margins of figures not made with
-        # new_figure (which already uses constrained layout).
-        fig.savefig(buffer, format="png", dpi=int(dpi), bbox_inches="tight", pad_inches=0.08)
+        # Figures from new_figure lay themselves out (constrained layout); only others
+        # get bbox_inches="tight", which costs a second full draw.
+        tight = "tight" if fig.get_layout_engine() is None else None
+        fig.savefig(buffer, format="png", dpi=int(dpi), bbox_inches=tight, pad_inches=0.08)
     atomic_write_bytes(path, buffer.getvalue())
     return path

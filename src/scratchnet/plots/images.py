@@ -85,7 +85,7 @@ def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, *, ncols
 
 
 def plot_first_layer(layer, *, sample_image: np.ndarray | None = None,
-                     max_units: int = 64) -> Figure:
+                     responses: np.ndarray | None = None, max_units: int = 64) -> Figure:
     """What the first layer of an MNIST network looks for.
 
     Dense (``W`` of shape ``(784, units)``): the first ``max_units`` columns, each
@@ -93,7 +93,10 @@ def plot_first_layer(layer, *, sample_image: np.ndarray | None = None,
 
     Conv2D (``W`` of shape ``(C_out, C_in, kh, kw)``): the filters (first input
     channel), and, when ``sample_image`` ``(28, 28)`` float in [0, 1] is given, each
-    filter's response to it (the convolution's output before batch norm).
+    filter's response to it: ``responses`` ``(C_out, Ho, Wo)`` if given (e.g. the
+    first block's output after batch norm and ReLU), else the convolution's raw output
+    (:func:`conv_responses`). All maps share one colour scale, so brightness compares
+    across filters: black is no response.
     """
     W = np.asarray(layer.params["W"])
     kind = type(layer).__name__
@@ -115,7 +118,14 @@ def plot_first_layer(layer, *, sample_image: np.ndarray | None = None,
         return image_grid(filters, ncols=ncols, cmap=WEIGHT_CMAP, symmetric=True, cell=0.8,
                           title=f"The {len(filters)} {W.shape[2]}x{W.shape[3]} filters of the "
                                 "first convolution (red +, blue -)")
-    maps = conv_responses(layer, sample_image)
+    if responses is not None:
+        maps, what = np.asarray(responses), "after batch norm and ReLU"
+    else:
+        maps, what = conv_responses(layer, sample_image), "raw convolution output"
+    if maps.shape[0] != len(filters):
+        raise ShapeError(f"plot_first_layer: {maps.shape[0]} response maps for "
+                         f"{len(filters)} filters")
+    low, high = min(0.0, float(maps.min())), float(maps.max()) or 1.0
     fig, _ = new_figure(ncols * 1.0 + 1.6, rows * 1.9 + 0.9, 1, 1)
     fig.clear()
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 1.1])
@@ -127,8 +137,9 @@ def plot_first_layer(layer, *, sample_image: np.ndarray | None = None,
     _hide_axes(ax)
     ax.imshow(sample_image, cmap=INK_CMAP, vmin=0, vmax=1, interpolation="nearest")
     ax.set_title("input", fontsize=8)
-    image_grid(maps, ncols=ncols, cmap="magma", fig=right,
-               title="Each filter's response to the input (bright = strong)")
+    image_grid(maps, ncols=ncols, cmap="magma", vmin=low, vmax=high, fig=right,
+               title=f"Each filter's output for this input ({what}; shared scale, "
+                     "black = 0)")
     return fig
 
 
