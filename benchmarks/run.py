@@ -1,7 +1,7 @@
 """Benchmark scratchnet against PyTorch (CPU) and scikit-learn on identical work.
 
     python benchmarks/run.py            # full run, writes docs/benchmarks.md (several minutes)
-    python benchmarks/run.py --quick    # under a minute on an idle 2-core machine; prints only
+    python benchmarks/run.py --quick    # about a minute on an idle 2-core machine; prints only
 
 What is measured (see docs/benchmarks.md for the latest results and docs/performance.md
 for what profiling found):
@@ -23,7 +23,10 @@ for what profiling found):
 How: every (task, peer) runs in its own worker process, started with all thread-pool
 variables (OMP/OpenBLAS/MKL_NUM_THREADS) set to ``--threads`` before any library is
 imported, plus ``torch.set_num_threads``; the pool sizes in force are read back and
-reported. Workers are started, warmed up, then told to run one at a time in alternating
+reported. The full run measures everything at 1 thread and again at 2 (on a shared
+machine a second thread can be a loss: see docs/benchmarks.md); ``--quick`` at 1.
+
+Workers are started, warmed up, then told to run one at a time in alternating
 order (A B, B A, A B ...), so each round gives one measurement per peer taken close
 together in time, and each ratio is computed within a round, pair by pair. Times are
 wall-clock seconds of the training call only (data preparation and imports excluded);
@@ -305,6 +308,22 @@ def summarize(results: dict[str, TaskResult], cfg: dict) -> dict:
 
 
 # == the whole process: start-up and `scratchnet mnist` ==
+def shown(cmd: list[str]) -> str:
+    """A command as the report prints it: ``python`` for this interpreter and paths relative
+    to the repository, so no machine's own paths end up in the docs."""
+    out = []
+    for part in cmd:
+        if part == sys.executable:
+            part = "python"
+        elif os.path.isabs(part):
+            try:
+                part = os.path.relpath(part, REPO)
+            except ValueError:  # pragma: no cover - another drive on Windows
+                pass
+        out.append(part)
+    return shlex.join(out)
+
+
 def _wall(cmd: list[str], env: dict) -> float:
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=str(REPO), stdout=subprocess.DEVNULL,
@@ -337,7 +356,7 @@ def run_process(threads: int, rounds: int, mnist_epochs: int, data_dir: Path | N
         "import torch": [py, "-c", "import torch"],
     }
     out: dict = {"threads": threads, "times": {},
-                 "commands": {k: shlex.join(v) for k, v in commands.items()}}
+                 "commands": {k: shown(v) for k, v in commands.items()}}
     for r in range(rounds):
         names = list(commands)
         names = names[r % len(names):] + names[: r % len(names)]
@@ -345,7 +364,10 @@ def run_process(threads: int, rounds: int, mnist_epochs: int, data_dir: Path | N
             out["times"].setdefault(name, []).append(_wall(commands[name], env))
         log(f"  process round {r + 1}/{rounds}: " + ", ".join(
             f"{k} {v[-1]:.2f}s" for k, v in out["times"].items()))
-    help_text = _mnist_help(env)
+    help_text = _mnist_help(env) if mnist_epochs > 0 else None
+    if mnist_epochs <= 0:
+        out["mnist"] = "skipped (--quick, or --mnist-epochs 0)"
+        return out
     if help_text is None:
         out["mnist"] = ("skipped: this installation has no `scratchnet mnist` command; the "
                         "PyTorch side is benchmarks/torch_mnist_mlp.py")
@@ -363,7 +385,7 @@ def run_process(threads: int, rounds: int, mnist_epochs: int, data_dir: Path | N
         pt += ["--data-dir", str(data_dir)]
     with tempfile.TemporaryDirectory(prefix="scratchnet-bench-mnist-") as tmp:
         runs = {"scratchnet mnist --model mlp": sn, "PyTorch script": pt}
-        out["mnist_commands"] = {k: shlex.join(v) for k, v in runs.items()}
+        out["mnist_commands"] = {k: shown(v) for k, v in runs.items()}
         for r in range(rounds):
             names = list(runs) if r % 2 == 0 else list(runs)[::-1]
             for name in names:
@@ -638,7 +660,8 @@ def _thread_counts(text: str | None, usable: int, quick: bool) -> list[int]:
     if text is None:
         if usable < 2:
             return [1]
-        return [2] if quick else [1, 2]
+        # One thread is the steady comparison on a shared machine; the full run adds two.
+        return [1] if quick else [1, 2]
     try:
         counts = [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
@@ -657,7 +680,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="alternating rounds per task (default 5; --quick 3)")
     ap.add_argument("--threads", default=None,
                     help="threads of every peer, or a comma list run one after the other "
-                         "(default 1,2; --quick 2; 1 on a one-CPU machine)")
+                         "(default 1,2; --quick 1)")
     ap.add_argument("--only", default=None,
                     help="comma list of tasks: matmul,xor,xor-seeds,mlp,cnn,process")
     ap.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out")
@@ -725,8 +748,7 @@ def main(argv=None) -> int:
         "mlp": ["scratchnet", "torch", *sk],
         "cnn": ["scratchnet", "torch"],
     }
-    command = shlex.join(["python", "benchmarks/run.py",
-                          *(argv if argv is not None else sys.argv[1:])])
+    command = shown(["python", "benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])
     started = time.perf_counter()
     info = machine_info(counts)
     info["date"] = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
@@ -755,7 +777,7 @@ def main(argv=None) -> int:
                 runs[k][task] = run_task(task, peers[task], cfg, k, rounds, log)
         if "process" in tasks:
             log("process: whole processes, start-up included")
-            process = run_process(counts[0], rounds, args.mnist_epochs,
+            process = run_process(counts[0], rounds, 0 if quick else args.mnist_epochs,
                                   Path(cfg["data_dir"]) if cfg["data_dir"] else None, log)
     info["load_average_end"] = _loadavg()
     summaries = {k: summarize(runs[k], cfg) for k in counts}

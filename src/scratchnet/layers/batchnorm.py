@@ -175,6 +175,14 @@ class _BatchNorm(Layer):
         dx *= inv_std * self.dtype.type(1.0 / m)
         return dx
 
+    #: the config key that holds the number of features (BatchNorm2d calls it channels)
+    _size_key = "num_features"
+
+    @classmethod
+    def param_shapes(cls, config):
+        f = check_positive_int(config[cls._size_key], f"{cls.__name__} {cls._size_key}")
+        return {"gamma": (f,), "beta": (f,), "running_mean": (f,), "running_var": (f,)}
+
     def get_config(self) -> dict:
         return {
             "num_features": self.num_features,
@@ -269,6 +277,8 @@ class BatchNorm2d(_BatchNorm):
         name: str | None = None,
     ):
         super().__init__(num_channels, momentum=momentum, eps=eps, dtype=dtype, name=name)
+
+    _size_key = "num_channels"
 
     @property
     def num_channels(self) -> int:

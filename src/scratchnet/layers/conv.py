@@ -469,6 +469,13 @@ class Conv2D(Layer):
         self._cache = None
         return self
 
+    @classmethod
+    def param_shapes(cls, config):
+        c_in = check_positive_int(config["in_channels"], "Conv2D in_channels")
+        c_out = check_positive_int(config["out_channels"], "Conv2D out_channels")
+        kh, kw = as_pair(config["kernel_size"], "Conv2D kernel_size")
+        return {"W": (c_out, c_in, kh, kw), "b": (c_out,)}
+
     def get_config(self) -> dict:
         return {
             "in_channels": self.in_channels,
