@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import sys
 import time
@@ -147,14 +148,15 @@ def train_scratchnet(kind, seed, data, epochs, batch, lr, augment, steps_limit=N
     return model, seconds
 
 
-def train_torch(kind, seed, data, epochs, batch, lr, augment, start_model, steps_limit=None):
+def train_torch(kind, seed, data, epochs, batch, lr, augment, start_model, steps_limit=None,
+                dtype=np.float32):
     import torch
     import torch.nn.functional as F
 
     from scratchnet.lessons.mnist import to_model_input
 
     x, y = data["x_train"], data["y_train"]
-    net = torch_copy(start_model)
+    net = torch_copy(start_model).to(torch.float64 if dtype == np.float64 else torch.float32)
     schedule = start_model.optimizer.schedule
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
     # Update t (0-based) uses schedule(t) in scratchnet; LambdaLR gives lr * f(t) for
@@ -166,7 +168,7 @@ def train_torch(kind, seed, data, epochs, batch, lr, augment, start_model, steps
         t0 = time.perf_counter()
         net.train()
         images, order = epoch_plan(x, seed, epoch, augment)
-        xe = torch.from_numpy(np.ascontiguousarray(to_model_input(images[order], kind)))
+        xe = torch.from_numpy(to_model_input(images[order], kind).astype(dtype))
         ye = yt[torch.from_numpy(order)]
         n_batches = math.ceil(len(order) / batch)
         for b in range(n_batches):
@@ -205,8 +207,11 @@ def accuracy_torch(net, kind, data) -> float:
     return float(np.mean(pred == data["y_test"]))
 
 
-def lockstep(kind, seed, data, batch, lr, steps) -> float:
-    """Largest |w_scratchnet - w_torch| / max|w| after ``steps`` identical steps, dropout off."""
+def lockstep(kind, seed, data, batch, lr, steps) -> dict[str, float]:
+    """Largest |w_scratchnet - w_torch| / max|w| after ``steps`` identical steps from the
+    same start (dropout off), in float32 and in float64. If the two implementations
+    compute the same function, the float64 difference is rounding-sized (~1e-12): any
+    formula that differs shows up at float32 size or larger."""
     from scratchnet.lessons.mnist import to_model_input
 
     def no_dropout(model):
@@ -216,17 +221,22 @@ def lockstep(kind, seed, data, batch, lr, steps) -> float:
         return model
 
     total = math.ceil(len(data["y_train"]) / batch)
-    ours = no_dropout(scratchnet_model(kind, seed, lr, total))
-    start = no_dropout(scratchnet_model(kind, seed, lr, total))  # the same start, for torch
     images, order = epoch_plan(data["x_train"], seed, 0, True)
     n = steps * batch
-    ours.fit(to_model_input(images[order[:n]], kind), data["y_train"][order[:n]], epochs=1,
-             batch_size=batch, shuffle=False, verbose=0)
-    net, _ = train_torch(kind, seed, data, 1, batch, lr, True, start, steps_limit=steps)
-    theirs = [p.detach().numpy() for p in net.parameters()]
-    mine = scratchnet_weights(ours)
-    scale = max(float(np.abs(w).max()) for w in mine)
-    return max(float(np.abs(a - b).max()) for a, b in zip(mine, theirs, strict=True)) / scale
+    out = {}
+    for dtype in (np.float32, np.float64):
+        ours = no_dropout(scratchnet_model(kind, seed, lr, total)).astype(dtype)
+        start = no_dropout(scratchnet_model(kind, seed, lr, total))  # the same start, for torch
+        ours.fit(to_model_input(images[order[:n]], kind).astype(dtype), data["y_train"][order[:n]],
+                 epochs=1, batch_size=batch, shuffle=False, verbose=0)
+        net, _ = train_torch(kind, seed, data, 1, batch, lr, True, start, steps_limit=steps,
+                             dtype=dtype)
+        theirs = [p.detach().numpy() for p in net.parameters()]
+        mine = scratchnet_weights(ours)
+        scale = max(float(np.abs(w).max()) for w in mine)
+        out[np.dtype(dtype).name] = max(
+            float(np.abs(a - b).max()) for a, b in zip(mine, theirs, strict=True)) / scale
+    return out
 
 
 # -- driver ------------------------------------------------------------------------------------
@@ -267,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     if data_dir is None and DEFAULT_MNIST_DIR.is_dir():
         data_dir = DEFAULT_MNIST_DIR
     data, source = load(data_dir, args.split_test)
+    if data_dir is not None:  # no machine-specific paths in the docs
+        source = source.replace(str(data_dir), _display_path(data_dir))
     try:
         import torch
 
@@ -312,12 +324,22 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(summary)
         print(_fmt_row(summary), flush=True)
         if "lockstep" in summary:
+            lock = summary["lockstep"]
             print(f"  lockstep: after {args.lockstep_steps} identical steps (dropout off), the "
-                  f"largest weight difference is {summary['lockstep']:.1e} of the largest weight")
+                  f"largest weight difference is {lock['float32']:.1e} of the largest weight in "
+                  f"float32, {lock['float64']:.1e} in float64")
     if args.write_docs:
         write_docs(rows, source, torch_version, args, augment)
         print(f"\nwrote the table into {DOCS}")
     return 0
+
+
+def _display_path(path: Path) -> str:
+    """``path`` relative to the repository when it is near it (``../shared/...``)."""
+    try:
+        return os.path.relpath(Path(path).resolve(), REPO)
+    except ValueError:  # another drive (Windows)
+        return str(path)
 
 
 def _pct(x) -> str:
@@ -353,9 +375,11 @@ def write_docs(rows, source, torch_version, args, augment) -> None:
         if r["seed"] == "median":  # the summary row in bold
             cells[1:6] = [f"**{c}**" for c in cells[1:6]]
         table.append("| " + " | ".join(cells) + " |")
-    locks = [f"- {r['model'].upper()}: after {args.lockstep_steps} identical steps from the same "
-             f"start (dropout off), the largest weight difference is {r['lockstep']:.1e} of "
-             "the largest weight." for r in rows if "lockstep" in r]
+    locks = [f"- {r['model'].upper()} lockstep: after {args.lockstep_steps} identical steps from "
+             "the same start (dropout off), the largest weight difference between the two "
+             f"is {r['lockstep']['float32']:.1e} of the largest weight in float32 and "
+             f"{r['lockstep']['float64']:.1e} in float64 (rounding only)."
+             for r in rows if "lockstep" in r]
     block = "\n".join([
         BEGIN,
         "",

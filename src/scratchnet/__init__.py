@@ -20,6 +20,7 @@ from .errors import (
     ScratchnetError,
     ShapeError,
 )
+from .checkpoint import find_latest, load_checkpoint, save_checkpoint
 from .gradcheck import gradcheck, gradcheck_loss
 from .io import load_model, save_model
 from .layers import (
@@ -46,5 +47,5 @@ __all__ = [
     "MSELoss", "ModelCheckpoint", "ModelFileError", "RMSprop", "ReLU", "ReduceOnPlateau",
     "ScratchnetError", "Sequential", "ShapeError", "Sigmoid", "Softmax",
     "SoftmaxCrossEntropy", "StepDecay", "Tanh", "gradcheck", "gradcheck_loss", "init",
-    "load_model", "losses", "optim", "save_model", "schedules",
+    "find_latest", "load_checkpoint", "load_model", "losses", "save_checkpoint", "optim", "save_model", "schedules",
 ]
