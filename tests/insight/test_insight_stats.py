@@ -113,3 +113,11 @@ def test_column_spread():
     assert column_spread(W) == 0.5
     with pytest.raises(ShapeError, match="units"):
         column_spread(np.zeros(3))
+
+
+def test_histograms_can_skip_the_first_arrays(arrays):
+    full = segment_stats(arrays, bins=6)
+    part = segment_stats(arrays, bins=6, hist_from=1)
+    assert part.counts[0].sum() == 0
+    np.testing.assert_array_equal(part.counts[1:], full.counts[1:])
+    np.testing.assert_allclose(part.mean, full.mean)

@@ -1,5 +1,5 @@
-"""Shared by the MNIST and predict tests (imported by them; not a conftest, so the other
-lesson tests stay untouched): real t10k digits where present, synthetic IDX files."""
+"""Helpers shared by the MNIST and predict tests (imported by them; not a conftest, so
+the other lesson tests stay untouched): real t10k digits where present, synthetic IDX."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 MNIST_T10K = REPO_ROOT.parent / "shared" / "data" / "mnist-t10k"
 
 
-@pytest.fixture(scope="session")
-def t10k_dir() -> Path:
+def real_t10k_dir() -> Path:
+    """The folder of the real t10k files; skips the calling test where they are absent."""
     if not all((MNIST_T10K / f"t10k-{k}-idx{d}-ubyte.gz").is_file()
                for k, d in (("images", 3), ("labels", 1))):
         pytest.skip(f"real MNIST t10k files not found in {MNIST_T10K}")
@@ -37,11 +37,10 @@ def synthetic_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-@pytest.fixture(scope="session")
-def synthetic_t10k(tmp_path_factory) -> Path:
-    """A folder with raw (uncompressed) ``t10k-*`` IDX files of 10,000 synthetic digits:
-    the loader checks raw files by structure (10,000 images of 28 x 28, labels 0-9)."""
-    folder = tmp_path_factory.mktemp("synthetic-t10k")
+def write_synthetic_t10k(folder: Path) -> Path:
+    """Write raw (uncompressed) ``t10k-*`` IDX files of 10,000 synthetic digits into
+    ``folder``: the loader checks raw files by structure (10,000 images of 28 x 28,
+    labels 0-9), so they stand in for the real test file. Returns ``folder``."""
     images, labels = synthetic_digits(10_000)
     write_idx(folder / "t10k-images-idx3-ubyte", images)
     write_idx(folder / "t10k-labels-idx1-ubyte", labels)

@@ -193,3 +193,13 @@ def test_schedules_and_tables_helpers():
     assert text.splitlines()[3].endswith("-")
     model = build_mlp((3, 3), "tanh", 2, init="zeros", seed=0)
     assert hidden_unit_spread(model) == 0.0
+
+
+def test_commands_are_registered_in_the_cli():
+    from scratchnet import cli
+
+    assert {"experiment", "lr_find"} <= set(cli.COMMAND_MODULES)
+    args = cli.build_parser().parse_args(["experiment", "init", "--quick", "--inits", "zeros,he"])
+    assert args.experiment == "init" and args.quick and args.inits == ["zeros", "he"]
+    args = cli.build_parser().parse_args(["lr-find", "--steps", "50", "--optimizer", "adam"])
+    assert args.steps == 50 and args.optimizer == "adam"

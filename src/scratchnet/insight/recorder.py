@@ -241,8 +241,7 @@ class Recorder(Callback):
         outs = [model.outputs[a["index"]] for a in self.activation_layers] if fresh else []
         # One float64 vector holds the gradients, the weights and the activations, in
         # that order: every statistic of the three groups comes from the same few
-        # segment reductions (the histograms of the gradients are computed and unused;
-        # cheaper than a second pass).
+        # segment reductions (no histograms of the gradients: hist_from=L).
         arrays = [layer.grads["W"] for layer in layers]
         arrays += [layer.params["W"] for layer in layers]
         arrays += outs
@@ -253,7 +252,7 @@ class Recorder(Callback):
         # The weights' part of the vector is the "before" snapshot of the update ratio
         # (segment_stats does not modify its input).
         self._w_before = flat[w_start:w_end]
-        st = segment_stats(arrays, flat=flat, layout=layout)
+        st = segment_stats(arrays, flat=flat, layout=layout, hist_from=L)
         rec["grad_norm"].append(st.norm[:L])
         rec["grad_mean_abs"].append(st.mean_abs[:L])
         w = slice(L, 2 * L)

@@ -230,7 +230,7 @@ def segment_norms(arrays: Sequence[np.ndarray], layout: SegmentLayout | None = N
 
 def segment_stats(arrays: Sequence[np.ndarray], bins: int = 30, want_hist: bool = True,
                   flat: np.ndarray | None = None,
-                  layout: SegmentLayout | None = None) -> SegmentStats:
+                  layout: SegmentLayout | None = None, hist_from: int = 0) -> SegmentStats:
     """Per-array statistics of ``arrays`` with a constant number of NumPy calls.
 
     The arrays are flattened into one float64 vector (or ``flat``, if the caller
@@ -240,6 +240,8 @@ def segment_stats(arrays: Sequence[np.ndarray], bins: int = 30, want_hist: bool 
     ``np.histogram``); the bin of every element is found at once and counted with
     one ``np.bincount`` over ``segment * bins + bin``. ``layout``: a cached
     :class:`SegmentLayout` for these sizes (built here when not given).
+    ``hist_from``: histograms only for arrays ``hist_from`` onwards (the rows of
+    ``counts`` before it are zero), to skip arrays whose histogram is not wanted.
 
     Sums are accumulated in float64 whatever the arrays' dtype, so the statistics
     of float32 weights are not rounded to float32 precision.
@@ -272,12 +274,14 @@ def segment_stats(arrays: Sequence[np.ndarray], bins: int = 30, want_hist: bool 
         if constant.any():  # all values equal: one bar of width 1 centred on the value
             lo = np.where(constant, lo - 0.5, lo)
             width = np.where(constant, 1.0, width)
-        seg = layout.segment
-        np.subtract(flat, lo[seg], out=sq)
-        sq *= (nb / width)[seg]
-        idx = sq.astype(np.int64)
+        first = int(starts[hist_from]) if 0 < hist_from < k else 0
+        seg = layout.segment[first:]
+        part = sq[first:]
+        np.subtract(flat[first:], lo[seg], out=part)
+        part *= (nb / width)[seg]
+        idx = part.astype(np.int64)
         np.minimum(idx, nb - 1, out=idx)  # idx >= 0 already: lo is the minimum
-        idx += layout.bin_offset
+        idx += layout.bin_offset[first:]
         stats.counts = np.bincount(idx, minlength=k * nb).reshape(k, nb)
         stats.range = np.empty((k, 2))
         stats.range[:, 0] = lo

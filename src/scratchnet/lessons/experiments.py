@@ -127,9 +127,9 @@ class TrainedRun:
 
 
 #: Fewest optimiser steps between two records. For the small networks of these
-#: experiments a record costs about one training step; recording at most every 25
-#: steps keeps the recorder's overhead around 4% or less.
-MIN_RECORD_SPACING = 25
+#: experiments a record costs about one training step; recording at most every 40
+#: steps keeps the recorder's overhead near 3% (see docs/insight.md).
+MIN_RECORD_SPACING = 40
 
 
 def train_recorded(label: str, model: Sequential, data: Dataset2D, *, optimizer: Optimizer,

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError, DivergenceError
+from ..errors import ConfigError, DataError, DivergenceError
 from ..model import Sequential
 from ..optim import Optimizer
 from ..schedules import Schedule
@@ -154,7 +154,11 @@ def range_test(model: Sequential, X: np.ndarray, y: np.ndarray, optimizer: Optim
     optimizer.state = {}
     model.optimizer = optimizer
     loss_fn = model.loss
-    X = model._check_X(X)
+    X = np.asarray(X)
+    if X.ndim != 2 or len(X) == 0 or len(X) != len(y) or not np.all(np.isfinite(X)):
+        raise DataError(f"range_test: X must be a finite (n, features) array with one row per "
+                        f"target; got X of shape {X.shape} and {len(y)} targets")
+    X = X.astype(model.dtype, copy=False)
     y = loss_fn.validate_targets(np.asarray(y), model.predict(X[:1]).shape[-1])
     rng = np.random.default_rng(seed)
     n = len(X)

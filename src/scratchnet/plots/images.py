@@ -197,8 +197,10 @@ def plot_mistakes(images: np.ndarray, true: np.ndarray, pred: np.ndarray,
     scale = 255.0 if images.dtype == np.uint8 else 1.0
     if head:
         head += f"; the {n} most confident mistakes" if n < (n_wrong or 0) else ""
+    long_names = max(len(name) for name in short) > 2  # Fashion-MNIST: wider cells
     return image_grid(images, titles, ncols=ncols, cmap=INK_CMAP, vmin=0, vmax=scale,
-                      cell=1.15, title=head or None, title_colors=["#b2182b"] * n,
+                      cell=1.4 if long_names else 1.15, title=head or None,
+                      title_colors=["#b2182b"] * n,
                       fontsize=7.5)
 
 
