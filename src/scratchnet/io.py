@@ -303,6 +303,7 @@ def model_from_config(config: dict, arrays: dict[str, np.ndarray], path="<config
     if config.get("loss") is not None:
         try:
             model.loss = get_loss(config["loss"])
+            model.metrics = ("accuracy",)
         except ScratchnetError as exc:
             raise ModelFileError(f"{path}: {exc}") from None
     _check_values(path, layers, arrays)

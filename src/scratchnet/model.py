@@ -199,9 +199,15 @@ class Sequential:
         return self.loss.predict_labels(self.predict(X, batch_size))
 
     def evaluate(self, X, y, batch_size: int | None = None) -> dict[str, float]:
-        """Loss and metrics on ``(X, y)`` in inference mode."""
-        loss = self._loss_or_raise()
+        """Loss and metrics on ``(X, y)`` in inference mode (needs only a loss, so a loaded
+        model can be evaluated without an optimiser)."""
+        if self.loss is None:
+            raise ConfigError("evaluate needs to know the loss: call model.compile first")
         X, y = self._check_Xy(X, y)
+        return self._evaluate_checked(X, y, batch_size)
+
+    def _evaluate_checked(self, X, y, batch_size) -> dict[str, float]:
+        loss = self.loss
         out = self.predict(X, batch_size)
         logs = {"loss": loss.forward(out, y)}
         if "accuracy" in self.metrics:
@@ -419,7 +425,9 @@ class Sequential:
             if "accuracy" in self.metrics:
                 logs["accuracy"] = correct / n
             if validation_data is not None:
-                val = self.evaluate(Xv, yv)
+                # In batches: a CNN's activations for thousands of images at once would
+                # need gigabytes.
+                val = self._evaluate_checked(Xv, yv, max(batch_size, 256))
                 self.train()
                 logs.update({f"val_{k}": v for k, v in val.items()})
             logs["lr"] = lr

@@ -284,3 +284,22 @@ def test_run_folder_holds_every_picture_and_the_report(synthetic_t10k, tmp_path)
     assert loaded.name == "mnist_cnn"
     x = to_model_input(result.data.test_images[:10].astype(np.float32) / 255, "cnn")
     np.testing.assert_allclose(loaded.predict(x), result.model.predict(x), rtol=1e-5, atol=1e-6)
+
+
+# -- the pictures' own checks ----------------------------------------------------------------
+def test_plot_functions_refuse_inconsistent_input_and_handle_empty_cases():
+    from scratchnet.errors import ShapeError
+    from scratchnet.plots.images import plot_mistakes
+    from scratchnet.plots.mnist import plot_confusion, plot_training_curves
+
+    with pytest.raises(ShapeError, match=r"expected \(3, 3\)"):
+        plot_confusion(np.zeros((2, 2), int), ["a", "b", "c"])
+    with pytest.raises(ConfigError, match="one per epoch"):
+        plot_training_curves({"loss": [1.0, 0.5], "accuracy": [0.5]})
+    fig = plot_training_curves({"loss": [], "accuracy": []})  # interrupted in epoch 1
+    assert "no complete epoch" in [t.get_text() for t in fig.axes[0].texts]
+    empty = np.zeros((0, 28, 28), np.uint8)
+    fig = plot_mistakes(empty, [], [], [], tuple("0123456789"), n_wrong=0, n_total=50)
+    assert any("No mistakes" in t.get_text() for t in fig.axes[0].texts)
+    fig = plot_confusion(np.array([[5, 1], [0, 4]]), ["0", "1"])
+    assert fig.axes[0].get_title() == "Confusion matrix: 9 of 10 correct (90.00%)"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..checkpoint import add_checkpoint_arguments
 from ..lessons.mnist import DATASETS, DEFAULT_SPLIT_TEST, RECIPES
 from ..models import MODELS
 
@@ -74,6 +75,7 @@ def register(subparsers) -> None:
                    help="run folder (default: runs/mnist-<timestamp>/)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress; print only the test accuracy and the run folder")
+    add_checkpoint_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -87,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         save_mnist_run,
         train_mnist,
     )
+    from ..checkpoint import checkpoint_kwargs, resume_run_dir
     from ..report import default_run_dir
 
     cfg = MnistConfig(
@@ -97,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         download=not args.no_download,
     )
     say = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
+    run_dir = resume_run_dir(args, "mnist") or args.out or default_run_dir("mnist")
+    fit_kwargs = checkpoint_kwargs(args, run_dir)
     data = load_data(cfg)
     if data.notice:
         # Said even with --quiet: the figures mean something else in this mode.
@@ -104,9 +109,11 @@ def run(args: argparse.Namespace) -> int:
     say(f"scratchnet mnist: {cfg.model.upper()} on {data.dataset_title}\n")
     say(format_setup(cfg, data, build_model(cfg, len(data.train_labels))))
     say("")
-    result = train_mnist(cfg, data, progress=say)
+    if fit_kwargs.get("resume"):
+        say(f"Resuming from the newest checkpoint in {fit_kwargs['checkpoint_dir']}\n")
+    result = train_mnist(cfg, data, progress=say, fit_kwargs=fit_kwargs)
     say("")
-    path = save_mnist_run(result, args.out or default_run_dir("mnist"))
+    path = save_mnist_run(result, run_dir)
     if args.quiet:
         status = "INTERRUPTED, " if result.interrupted else ""
         print(f"{status}test accuracy {result.test_accuracy:.2%} on "

@@ -377,8 +377,11 @@ class _Watch(Callback):
     """Records every batch loss, raises TrainingInterrupted at a batch boundary after
     Ctrl-C, and drives the per-epoch progress bar."""
 
-    def __init__(self, flag: InterruptFlag, batch_losses: list[float], bar=None):
-        self.flag, self.batch_losses, self.bar = flag, batch_losses, bar
+    def __init__(self, flag: InterruptFlag, batch_losses: list[float], log: _EpochLog):
+        self.flag, self.batch_losses, self.log = flag, batch_losses, log
+        self._sum, self._count = 0.0, 0
+
+    def on_epoch_begin(self, epoch: int) -> None:
         self._sum, self._count = 0.0, 0
 
     def on_batch_begin(self, step: int) -> None:
@@ -389,10 +392,11 @@ class _Watch(Callback):
         loss = float(logs["loss"])
         self.batch_losses.append(loss)
         self._sum, self._count = self._sum + loss, self._count + 1
-        if self.bar is not None:
-            self.bar.update(1)
+        bar = self.log.bar
+        if bar is not None:
+            bar.update(1)
             if self._count % 10 == 1:
-                self.bar.set_postfix(loss=f"{self._sum / self._count:.4f}")
+                bar.set_postfix(loss=f"{self._sum / self._count:.4f}")
 
 
 @dataclass
@@ -448,13 +452,19 @@ def build_model(cfg: MnistConfig, n_train: int) -> Sequential:
 
 def train_mnist(cfg: MnistConfig, data: MnistData | None = None,
                 progress: Callable[[str], None] | None = None,
-                bars: bool | None = None) -> MnistResult:
+                bars: bool | None = None, fit_kwargs: dict | None = None) -> MnistResult:
     """Train, validate each epoch, test at the end. Ctrl-C stops cleanly (module docstring).
 
     data : already loaded data (default: :func:`load_data`).
     progress : called with one line of text per epoch (and notes); None: silent.
     bars : tqdm progress bars per epoch; default when stderr is a terminal and
         ``progress`` is given.
+    fit_kwargs : extra arguments for ``Sequential.fit``, e.g. checkpoints
+        (``checkpoint_dir``, ``checkpoint_every``, ``resume``).
+
+    Training is one ``fit`` call: the augmentation is ``fit``'s per-epoch ``augment`` hook
+    (its random numbers come from a generator seeded with ``(seed, epoch)``), so a run
+    resumed from a checkpoint sees exactly the images the uninterrupted run saw.
     """
     data = data if data is not None else load_data(cfg)
     if len(data.train_labels) == 0 or len(data.test_labels) == 0:
@@ -463,17 +473,21 @@ def train_mnist(cfg: MnistConfig, data: MnistData | None = None,
     if bars is None:
         bars = progress is not None and sys.stderr.isatty()
     model = build_model(cfg, len(data.train_labels))
-    x_train = scale_images(data.train_images)  # (n, 28, 28) float32 in [0, 1]
+    x_train = to_model_input(scale_images(data.train_images), cfg.model)
     y_train = data.train_labels
-    x_val = (to_model_input(scale_images(data.val_images), cfg.model)
-             if len(data.val_labels) else None)
-    aug_rng = np.random.default_rng([cfg.seed, 1])  # its own stream: same seed, same run
+    validation = None
+    if len(data.val_labels):
+        validation = (to_model_input(scale_images(data.val_images), cfg.model), data.val_labels)
     n_batches = math.ceil(len(y_train) / cfg.batch_size)
 
-    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "lr": [], "seconds": []}
-    if x_val is not None:
-        history.update(val_loss=[], val_accuracy=[])
+    def augment(X: np.ndarray, epoch: int, rng: np.random.Generator) -> np.ndarray:
+        # A fresh random distortion of every training image each epoch.
+        images = X.reshape(-1, 28, 28)
+        moved = random_affine(images, np.random.default_rng([cfg.seed, 1, epoch]))
+        return to_model_input(moved, cfg.model)
+
     batch_losses: list[float] = []
+    epochs_log = _EpochLog(cfg, say, bars, n_batches, validation is not None)
     interrupted, note = False, None
     start = time.perf_counter()
 
@@ -482,54 +496,32 @@ def train_mnist(cfg: MnistConfig, data: MnistData | None = None,
             "(press Ctrl-C again to stop at once)...")
 
     with InterruptFlag(requested) as flag:
-        for epoch in range(cfg.epochs):
-            t0 = time.perf_counter()
-            bar = None
-            try:
-                images = random_affine(x_train, aug_rng) if cfg.augment else x_train
-                if flag.requested:
-                    raise TrainingInterrupted
-                if bars:
-                    from tqdm.auto import tqdm
-
-                    bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                               unit="batch", leave=False, mininterval=0.2)
-                fit = model.fit(to_model_input(images, cfg.model), y_train, epochs=1,
-                                batch_size=cfg.batch_size, shuffle=True, verbose=0,
-                                callbacks=[_Watch(flag, batch_losses, bar)])
-            except TrainingInterrupted:
-                interrupted = True
-                note = (f"Training was interrupted (Ctrl-C) during epoch {epoch + 1} of "
-                        f"{cfg.epochs}; the model keeps the weights after its last complete "
-                        f"step ({len(batch_losses):,} steps, {epoch} complete epochs).")
-            except KeyboardInterrupt:
-                interrupted = True
-                note = (f"Training was stopped at once by a second Ctrl-C during epoch "
-                        f"{epoch + 1} of {cfg.epochs}; the last step may be incomplete.")
-            finally:
-                if bar is not None:
-                    bar.close()
-            if interrupted:
-                model.eval()
-                break
-            history["loss"].append(fit.history["loss"][0])
-            history["accuracy"].append(fit.history["accuracy"][0])
-            history["lr"].append(fit.history["lr"][0])
-            line = (f"epoch {epoch + 1:>{len(str(cfg.epochs))}}/{cfg.epochs}  "
-                    f"loss {history['loss'][-1]:.4f}  train acc {history['accuracy'][-1]:.2%}")
-            if x_val is not None:
-                val = model.evaluate(x_val, data.val_labels, batch_size=EVAL_BATCH)
-                history["val_loss"].append(val["loss"])
-                history["val_accuracy"].append(val["accuracy"])
-                line += f"  val loss {val['loss']:.4f}  val acc {val['accuracy']:.2%}"
-            history["seconds"].append(time.perf_counter() - t0)
-            say(line + f"  lr {history['lr'][-1]:.2e}  {history['seconds'][-1]:.1f} s")
+        watch = _Watch(flag, batch_losses, epochs_log)
+        try:
+            model.fit(x_train, y_train, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                      shuffle=True, verbose=0, validation_data=validation,
+                      callbacks=[watch, epochs_log],
+                      augment=augment if cfg.augment else None, **(fit_kwargs or {}))
+        except TrainingInterrupted:
+            interrupted = True
+            done = len(epochs_log.history["loss"])
+            note = (f"Training was interrupted (Ctrl-C) during epoch {done + 1} of "
+                    f"{cfg.epochs}; the model keeps the weights after its last complete "
+                    f"step ({len(batch_losses):,} steps this session, {done} complete epochs).")
+        except KeyboardInterrupt:
+            interrupted = True
+            note = (f"Training was stopped at once by a second Ctrl-C during epoch "
+                    f"{len(epochs_log.history['loss']) + 1} of {cfg.epochs}; the last step "
+                    "may be incomplete.")
+        finally:
+            epochs_log.close_bar()
         # Evaluating 2,000-10,000 test images takes seconds; a Ctrl-C during it would
         # lose the run, so it stays inside the handler (a second Ctrl-C still aborts).
         train_seconds = time.perf_counter() - start
         model.eval()
         x_test = to_model_input(scale_images(data.test_images), cfg.model)
         logits = model.predict(x_test, batch_size=EVAL_BATCH)
+    history = epochs_log.history
     loss = SoftmaxCrossEntropy()
     proba = loss.to_probabilities(logits)
     pred = proba.argmax(axis=1)
@@ -541,6 +533,49 @@ def train_mnist(cfg: MnistConfig, data: MnistData | None = None,
         test_accuracy=float(np.mean(pred == data.test_labels)),
         test_loss=float(loss.forward(logits, data.test_labels)), confusion=confusion,
     )
+
+
+class _EpochLog(Callback):
+    """Per-epoch history, timing, the printed epoch line and the per-epoch progress bar.
+
+    Epochs a resumed run had already finished are not in ``history`` (the checkpoint's own
+    history holds them); the printed line numbers epochs from the start of the run.
+    """
+
+    def __init__(self, cfg: MnistConfig, say, bars: bool, n_batches: int, has_val: bool):
+        self.cfg, self.say, self.bars, self.n_batches = cfg, say, bars, n_batches
+        self.history: dict[str, list[float]] = {"loss": [], "accuracy": [], "lr": [],
+                                                "seconds": []}
+        if has_val:
+            self.history.update(val_loss=[], val_accuracy=[])
+        self.bar = None
+        self._t0 = time.perf_counter()
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        self._t0 = time.perf_counter()
+        if self.bars:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.n_batches, desc=f"epoch {epoch + 1}/{self.cfg.epochs}",
+                            unit="batch", leave=False, mininterval=0.2)
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        self.close_bar()
+        for key in self.history:
+            if key != "seconds":
+                self.history[key].append(float(logs[key]))
+        self.history["seconds"].append(time.perf_counter() - self._t0)
+        width = len(str(self.cfg.epochs))
+        line = (f"epoch {epoch + 1:>{width}}/{self.cfg.epochs}  loss {logs['loss']:.4f}  "
+                f"train acc {logs['accuracy']:.2%}")
+        if "val_loss" in logs:
+            line += f"  val loss {logs['val_loss']:.4f}  val acc {logs['val_accuracy']:.2%}"
+        self.say(line + f"  lr {logs['lr']:.2e}  {self.history['seconds'][-1]:.1f} s")
+
+    def close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def confusion_matrix(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
