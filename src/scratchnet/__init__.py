@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 
 from . import init, losses, optim, schedules
 from .callbacks import Callback, EarlyStopping, History, LambdaCallback, ModelCheckpoint
+from .checkpoint import find_latest, load_checkpoint, save_checkpoint
 from .errors import (
     ConfigError,
     DataError,
@@ -20,7 +21,6 @@ from .errors import (
     ScratchnetError,
     ShapeError,
 )
-from .checkpoint import find_latest, load_checkpoint, save_checkpoint
 from .gradcheck import gradcheck, gradcheck_loss
 from .io import load_model, save_model
 from .layers import (
@@ -40,12 +40,53 @@ from .optim import SGD, Adam, AdamW, RMSprop
 from .schedules import Constant, CosineWarmup, Exponential, ReduceOnPlateau, StepDecay
 
 __all__ = [
-    "SGD", "Adam", "AdamW", "BCELoss", "BCEWithLogitsLoss", "Callback", "ConfigError",
-    "Constant", "CosineWarmup", "DTypeError", "DataError", "DataFileError", "Dense",
-    "DivergenceError", "DownloadError", "Dropout", "EarlyStopping", "Exponential",
-    "FileFormatError", "Flatten", "History", "LambdaCallback", "Layer", "LeakyReLU",
-    "MSELoss", "ModelCheckpoint", "ModelFileError", "RMSprop", "ReLU", "ReduceOnPlateau",
-    "ScratchnetError", "Sequential", "ShapeError", "Sigmoid", "Softmax",
-    "SoftmaxCrossEntropy", "StepDecay", "Tanh", "gradcheck", "gradcheck_loss", "init",
-    "find_latest", "load_checkpoint", "load_model", "losses", "save_checkpoint", "optim", "save_model", "schedules",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "Callback",
+    "ConfigError",
+    "Constant",
+    "CosineWarmup",
+    "DTypeError",
+    "DataError",
+    "DataFileError",
+    "Dense",
+    "DivergenceError",
+    "DownloadError",
+    "Dropout",
+    "EarlyStopping",
+    "Exponential",
+    "FileFormatError",
+    "Flatten",
+    "History",
+    "LambdaCallback",
+    "Layer",
+    "LeakyReLU",
+    "MSELoss",
+    "ModelCheckpoint",
+    "ModelFileError",
+    "RMSprop",
+    "ReLU",
+    "ReduceOnPlateau",
+    "ScratchnetError",
+    "Sequential",
+    "ShapeError",
+    "Sigmoid",
+    "Softmax",
+    "SoftmaxCrossEntropy",
+    "StepDecay",
+    "Tanh",
+    "gradcheck",
+    "gradcheck_loss",
+    "init",
+    "find_latest",
+    "load_checkpoint",
+    "load_model",
+    "losses",
+    "save_checkpoint",
+    "optim",
+    "save_model",
+    "schedules",
 ]

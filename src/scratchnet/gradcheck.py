@@ -124,51 +124,33 @@ def gradcheck(
     analytic = {name: g.copy() for name, (_, g) in _named_params(net).items()}
 
     report = GradcheckReport(title or _describe(model_or_layer))
-    for name, (value, _) in _named_params(net).items():
-        idx = _sample(value.size, max_checks, rng)
-        numeric = np.empty(len(idx))
-        flat = value.reshape(-1)
-        for j, i in enumerate(idx):
-            old = flat[i]
-            flat[i] = old + h
-            lp = L(x)
-            flat[i] = old - h
-            lm = L(x)
-            flat[i] = old
-            numeric[j] = (lp - lm) / (2 * h)
-        a = analytic[name].reshape(-1)[idx]
-        report.rows.append(
-            GradcheckRow(
-                name,
-                value.shape,
-                len(idx),
-                float(np.max(np.abs(a), initial=0)),
-                relative_error(a, numeric),
-            )
-        )
+    checks = [(name, value, analytic[name]) for name, (value, _) in _named_params(net).items()]
     if check_input:
-        idx = _sample(x.size, max_checks, rng)
-        flat = x.reshape(-1)
-        numeric = np.empty(len(idx))
-        for j, i in enumerate(idx):
-            old = flat[i]
-            flat[i] = old + h
-            lp = L(x)
-            flat[i] = old - h
-            lm = L(x)
-            flat[i] = old
-            numeric[j] = (lp - lm) / (2 * h)
-        a = dx.reshape(-1)[idx]
+        checks.append(("input", x, dx))
+    for name, value, grad in checks:
+        idx = _sample(value.size, max_checks, rng)
+        numeric = central_differences(lambda: L(x), value.reshape(-1), idx, h)
+        a = grad.reshape(-1)[idx]
         report.rows.append(
-            GradcheckRow(
-                "input",
-                x.shape,
-                len(idx),
-                float(np.max(np.abs(a), initial=0)),
-                relative_error(a, numeric),
-            )
+            GradcheckRow(name, value.shape, len(idx), float(np.max(np.abs(a), initial=0)),
+                         relative_error(a, numeric))
         )
     return report
+
+
+def central_differences(f, flat: np.ndarray, idx: np.ndarray, h: float) -> np.ndarray:
+    """``(f(w + h) - f(w - h)) / 2h`` for each position ``i`` in ``idx`` of the flat array
+    ``flat`` (a view of the array ``f`` reads; every entry is restored afterwards)."""
+    numeric = np.empty(len(idx))
+    for j, i in enumerate(idx):
+        old = flat[i]
+        flat[i] = old + h
+        plus = f()
+        flat[i] = old - h
+        minus = f()
+        flat[i] = old
+        numeric[j] = (plus - minus) / (2 * h)
+    return numeric
 
 
 def gradcheck_loss(
@@ -182,16 +164,8 @@ def gradcheck_loss(
         target = target.astype(np.float64)
     loss.forward(z, target)
     analytic = loss.backward().reshape(-1).copy()
-    numeric = np.empty(z.size)
-    flat = z.reshape(-1)
-    for i in range(z.size):
-        old = flat[i]
-        flat[i] = old + h
-        lp = loss.forward(z, target)
-        flat[i] = old - h
-        lm = loss.forward(z, target)
-        flat[i] = old
-        numeric[i] = (lp - lm) / (2 * h)
+    numeric = central_differences(lambda: loss.forward(z, target), z.reshape(-1),
+                                  np.arange(z.size), h)
     rep = GradcheckReport(type(loss).__name__)
     rep.rows.append(
         GradcheckRow(

@@ -75,8 +75,13 @@ class Sequential:
         for layer in self.layers:
             layer.reset_parameters(rng)
 
-    def compile(self, loss="mse", optimizer="sgd", metrics: Sequence[str] = ("accuracy",),
-                lr: float | None = None) -> Sequential:
+    def compile(
+        self,
+        loss="mse",
+        optimizer="sgd",
+        metrics: Sequence[str] = ("accuracy",),
+        lr: float | None = None,
+    ) -> Sequential:
         """Choose the loss (name or Loss), the optimiser (name or Optimizer) and metrics."""
         self.loss = get_loss(loss)
         self.optimizer = get_optimizer(optimizer, lr=lr)
@@ -155,7 +160,9 @@ class Sequential:
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of all parameters and buffers, named ``"<layer index>.<name>"``."""
         return {
-            f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.state_dict().items()
+            f"{i}.{k}": v
+            for i, layer in enumerate(self.layers)
+            for k, v in layer.state_dict().items()
         }
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
@@ -167,7 +174,7 @@ class Sequential:
             )
         for i, layer in enumerate(self.layers):
             prefix = f"{i}."
-            own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            own = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
             if own:
                 layer.load_state_dict(own)
 
@@ -293,21 +300,49 @@ class Sequential:
             validation_data = (Xv, yv)
         data_info = None
         if manager is not None:
-            data_info = data_fingerprint(X, y, batch_size, n_batches, shuffle, validation_data,
-                                         augment=augment is not None)
+            data_info = data_fingerprint(
+                X, y, batch_size, n_batches, shuffle, validation_data, augment=augment is not None
+            )
 
         self.stop_training = False
         self.train()
         # The first trainable layer's dL/d(input) feeds nothing during fit: skip it.
         self._skip_input_grad(True)
         try:
-            return self._fit_loop(X, y, validation_data, epochs, batch_size, n_batches, shuffle,
-                                  callbacks, verbose, manager, resume_from, data_info, augment)
+            return self._fit_loop(
+                X,
+                y,
+                validation_data,
+                epochs,
+                batch_size,
+                n_batches,
+                shuffle,
+                callbacks,
+                verbose,
+                manager,
+                resume_from,
+                data_info,
+                augment,
+            )
         finally:
             self._skip_input_grad(False)
 
-    def _fit_loop(self, X, y, validation_data, epochs, batch_size, n_batches, shuffle,
-                  callbacks, verbose, manager, resume_from, data_info, augment) -> History:
+    def _fit_loop(
+        self,
+        X,
+        y,
+        validation_data,
+        epochs,
+        batch_size,
+        n_batches,
+        shuffle,
+        callbacks,
+        verbose,
+        manager,
+        resume_from,
+        data_info,
+        augment,
+    ) -> History:
         loss, opt = self.loss, self.optimizer
         n = len(X)
         if validation_data is not None:
@@ -330,8 +365,10 @@ class Sequential:
                 ckpt = load_checkpoint(resume_from)
             if ckpt is None:
                 if verbose:
-                    print(f"no checkpoint in {resume_from}: starting from the beginning",
-                          file=sys.stderr)
+                    print(
+                        f"no checkpoint in {resume_from}: starting from the beginning",
+                        file=sys.stderr,
+                    )
             else:
                 pos = restore_training(self, ckpt, callbacks, history, data_info)
                 if pos.batch and pos.epoch >= epochs:
@@ -340,8 +377,11 @@ class Sequential:
                         f"epochs={epochs} ends before it"
                     )
                 if verbose:
-                    print(f"resuming from {ckpt.path} (epoch {pos.epoch + 1}, batch {pos.batch}, "
-                          f"step {pos.step})", file=sys.stderr)
+                    print(
+                        f"resuming from {ckpt.path} (epoch {pos.epoch + 1}, batch {pos.batch}, "
+                        f"step {pos.step})",
+                        file=sys.stderr,
+                    )
         if manager is not None:
             manager.remove_temporary_files()
         start_epoch = 0 if pos is None else pos.epoch
@@ -410,7 +450,10 @@ class Sequential:
                     self._save_checkpoint(
                         manager,
                         Position(epoch, b + 1, step, total_loss, correct, lr, epoch_rng=epoch_rng),
-                        order if b + 1 < n_batches else None, history, callbacks, data_info,
+                        order if b + 1 < n_batches else None,
+                        history,
+                        callbacks,
+                        data_info,
                         snapshot,
                     )
                 if bar is not None:
@@ -419,8 +462,9 @@ class Sequential:
                         bar.set_postfix(loss=f"{total_loss / min(n, (b + 1) * batch_size):.4f}")
             if not all(np.all(np.isfinite(p.value)) for p in params):
                 # The epoch's last update overflowed: no later loss would notice.
-                self._diverged(epoch, n_batches - 1, "a weight became NaN or inf", lr, snapshot,
-                               manager)
+                self._diverged(
+                    epoch, n_batches - 1, "a weight became NaN or inf", lr, snapshot, manager
+                )
             logs = {"loss": total_loss / n}
             if "accuracy" in self.metrics:
                 logs["accuracy"] = correct / n
@@ -438,8 +482,15 @@ class Sequential:
             if self.stop_training:
                 break
             if manager is not None and manager.every is None and epoch + 1 < epochs:
-                self._save_checkpoint(manager, Position(epoch + 1, 0, step, lr=lr), None,
-                                      history, callbacks, data_info, snapshot)
+                self._save_checkpoint(
+                    manager,
+                    Position(epoch + 1, 0, step, lr=lr),
+                    None,
+                    history,
+                    callbacks,
+                    data_info,
+                    snapshot,
+                )
         progress.close()
         if manager is not None and epoch >= start_epoch:
             # The end of the run: resuming from here trains no more (or, with a larger
@@ -490,10 +541,17 @@ class Sequential:
     def _save_checkpoint(self, manager, position, order, history, callbacks, data_info, snapshot):
         # Never write weights that are already NaN/inf: the last checkpoint must stay usable.
         if not all(np.all(np.isfinite(p.value)) for p in self.parameters()):
-            self._diverged(position.epoch, max(position.batch - 1, 0), "a weight became NaN or inf",
-                           position.lr, snapshot, manager)
-        manager.save(self, position, order=order, history=history, callbacks=callbacks,
-                     data=data_info)
+            self._diverged(
+                position.epoch,
+                max(position.batch - 1, 0),
+                "a weight became NaN or inf",
+                position.lr,
+                snapshot,
+                manager,
+            )
+        manager.save(
+            self, position, order=order, history=history, callbacks=callbacks, data=data_info
+        )
 
     def _diverged(self, epoch, batch, value, lr, snapshot, manager=None):
         # The weights now in the model produced this loss. They are finite unless the
@@ -538,7 +596,10 @@ class Sequential:
 
     def get_config(self) -> dict:
         return {
-            "layers": [{"type": type(layer).__name__, "config": layer.get_config()} for layer in self.layers],
+            "layers": [
+                {"type": type(layer).__name__, "config": layer.get_config()}
+                for layer in self.layers
+            ],
             "name": self.name,
             "loss": self.loss.spec() if self.loss is not None else None,
         }
@@ -589,7 +650,9 @@ class Sequential:
             X = X.astype(self.dtype)
         if not np.all(np.isfinite(X)):
             bad = np.argwhere(~np.isfinite(X))[0]
-            raise DataError(f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)})")
+            raise DataError(
+                f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)})"
+            )
         return X
 
     def _check_Xy(self, X, y, names=("X", "y")):
@@ -633,17 +696,27 @@ class _Progress:
         if verbose == 1 and self.tty and n_batches == 1 and epochs > 1:
             from tqdm.auto import tqdm
 
-            self.epoch_level = tqdm(total=epochs, initial=min(start_epoch, epochs), unit="epoch",
-                                    leave=False, mininterval=0.2)
+            self.epoch_level = tqdm(
+                total=epochs,
+                initial=min(start_epoch, epochs),
+                unit="epoch",
+                leave=False,
+                mininterval=0.2,
+            )
 
     def epoch_bar(self, epoch, first_batch: int = 0):
         if self.verbose != 1 or not self.tty or self.n_batches < 2:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=self.n_batches, initial=first_batch,
-                    desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=True,
-                    mininterval=0.2)
+        return tqdm(
+            total=self.n_batches,
+            initial=first_batch,
+            desc=f"epoch {epoch + 1}/{self.epochs}",
+            unit="batch",
+            leave=True,
+            mininterval=0.2,
+        )
 
     def end_epoch(self, epoch, logs, bar):
         text = " ".join(f"{k}={v:.4g}" for k, v in logs.items())
@@ -655,7 +728,8 @@ class _Progress:
             if epoch % 50 == 0 or epoch == self.epochs - 1:
                 self.epoch_level.set_postfix(loss=f"{logs['loss']:.4f}")
         elif self.verbose == 2 or (
-            self.verbose == 1 and (epoch == self.epochs - 1 or (epoch + 1) % max(1, self.epochs // 10) == 0)
+            self.verbose == 1
+            and (epoch == self.epochs - 1 or (epoch + 1) % max(1, self.epochs // 10) == 0)
         ):
             print(f"epoch {epoch + 1}/{self.epochs}: {text}", file=sys.stderr)
 

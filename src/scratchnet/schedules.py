@@ -64,7 +64,8 @@ class Constant(Schedule):
 
 
 class StepDecay(Schedule):
-    """Multiply the rate by ``gamma`` every ``step_size`` steps: ``lr * gamma**(t // step_size)``."""
+    """Multiply the rate by ``gamma`` every ``step_size`` steps:
+    ``lr * gamma**(t // step_size)``."""
 
     name = "step"
 

@@ -80,6 +80,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..checkpoint import checkpoint_kwargs, resume_run_dir
     from ..lessons.mnist import (
         MnistConfig,
         build_model,
@@ -89,7 +90,6 @@ def run(args: argparse.Namespace) -> int:
         save_mnist_run,
         train_mnist,
     )
-    from ..checkpoint import checkpoint_kwargs, resume_run_dir
     from ..report import default_run_dir
 
     cfg = MnistConfig(

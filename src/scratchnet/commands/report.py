@@ -10,8 +10,6 @@ import argparse
 from pathlib import Path
 
 
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report",
