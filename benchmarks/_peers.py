@@ -116,6 +116,22 @@ def _xor_stacked(cfg, seeds: int) -> Work:
     return Work(run=lambda: train(steps), warmup=lambda: train(100), libraries=("numpy",))
 
 
+def _xor_scalar(cfg) -> Work:
+    from scratchnet.lessons.xor_scalar import train_xor_scalar
+
+    steps = int(cfg["xor_steps"])
+    init = _xor_init(cfg)
+
+    def train(n_steps):
+        t0 = time.perf_counter()
+        res = train_xor_scalar(init["W1"][0], init["b1"][0, 0], init["W2"][0], init["b2"][0, 0],
+                               XOR_X, XOR_Y, lr=1.0, steps=n_steps, loss="bce")
+        seconds = time.perf_counter() - t0
+        return {"seconds": seconds, "final_loss": float(res.losses[-1])}
+
+    return Work(run=lambda: train(steps), warmup=lambda: train(200), libraries=("numpy",))
+
+
 def _xor_torch(cfg) -> Work:
     import torch
 
@@ -360,6 +376,7 @@ PEERS: dict[str, dict[str, Callable]] = {
     "xor": {
         "scratchnet-fit": _xor_scratchnet_fit,
         "scratchnet-stacked": lambda cfg: _xor_stacked(cfg, 1),
+        "scratchnet-scalar": _xor_scalar,
         "torch": _xor_torch,
         "sklearn": _xor_sklearn,
     },

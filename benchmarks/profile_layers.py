@@ -6,9 +6,10 @@
 
 Runs the same steps as ``Sequential.fit`` (shuffled contiguous batches, forward, loss,
 backward from the loss down to the first trainable layer, optimiser step) and times
-each part with the process's CPU clock, so that other jobs on the machine disturb the
-shares less than they disturb wall time. Prints, per part, milliseconds per step and
-its share of the total. The whole-data shuffling copy that ``fit`` does once per epoch
+each part with the wall clock (``--cpu``: the process's CPU clock, which other jobs on a
+shared machine disturb less, but which misses time spent waiting for memory the kernel
+hands out). Prints, per part, milliseconds per step and its share of the total.
+The whole-data shuffling copy that ``fit`` does once per epoch
 is timed separately (as ``X[order]``), next to gathering the same rows batch by batch.
 
 For a statistical profile of a whole run (Python frames included), use a sampling
@@ -53,7 +54,7 @@ def build(kind: str):
     return model, X, labels, BATCH
 
 
-def profile(kind: str, batches: int, clock=time.process_time) -> dict[str, float]:
+def profile(kind: str, batches: int, clock=time.perf_counter) -> dict[str, float]:
     model, X, y, batch = build(kind)
     loss, opt = model.loss, model.optimizer
     params = model.parameters()
@@ -63,11 +64,14 @@ def profile(kind: str, batches: int, clock=time.process_time) -> dict[str, float
     T: dict[str, float] = defaultdict(float)
     n = len(X)
     per_epoch = max(1, n // batch)
+    # What fit does once per epoch: a shuffled copy of all of X, made while the previous
+    # epoch's copy is still alive (so into fresh memory, page faults included).
+    previous = X[model.rng.permutation(n)]
     order = model.rng.permutation(n)
     t = clock()
-    Xs = X[order]  # what fit does once per epoch
+    Xs = X[order]
     T["shuffle: X[order], per step"] += (clock() - t) / per_epoch * batches
-    del Xs
+    del Xs, previous
     for step in range(batches):
         b = step % per_epoch
         t = clock()
@@ -101,14 +105,16 @@ def main(argv=None) -> int:
     ap.add_argument("model", choices=("mlp", "cnn", "xor"))
     ap.add_argument("--batches", type=int, default=None,
                     help="steps to time (default: mlp 469, cnn 20, xor 10,000)")
+    ap.add_argument("--cpu", action="store_true", help="CPU time instead of wall time")
     args = ap.parse_args(argv)
     batches = args.batches or {"mlp": 469, "cnn": 20, "xor": 10_000}[args.model]
-    profile(args.model, min(batches, 3))  # warm-up: first-touch allocations, BLAS threads
-    times = profile(args.model, batches)
+    clock = time.process_time if args.cpu else time.perf_counter
+    profile(args.model, min(batches, 3), clock)  # warm-up: first-touch allocations, threads
+    times = profile(args.model, batches, clock)
     step = sum(v for k, v in times.items() if not k.startswith("shuffle"))
     unit, scale = ("us", 1e6) if step < 1e-3 else ("ms", 1e3)
-    print(f"{args.model}: {batches} steps, CPU time per step (the shuffle line is fit's "
-          "whole-epoch copy, spread over its steps; not in the total)")
+    print(f"{args.model}: {batches} steps, {'CPU' if args.cpu else 'wall'} time per step (the "
+          "shuffle line is fit's whole-epoch copy, spread over its steps; not in the total)")
     for k, v in sorted(times.items(), key=lambda kv: -kv[1]):
         share = "" if k.startswith("shuffle") else f"{100 * v / step:5.1f}%"
         print(f"  {k:<36} {v * scale:9.2f} {unit}  {share}")

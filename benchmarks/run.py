@@ -76,6 +76,7 @@ LABELS = {
     "scratchnet": "scratchnet",
     "scratchnet-fit": "scratchnet `Sequential.fit`",
     "scratchnet-stacked": "scratchnet stacked-seed trainer",
+    "scratchnet-scalar": "scratchnet pure-Python trainer",
     "torch": "PyTorch",
     "torch-stacked": "PyTorch, stacked",
     "sklearn": "scikit-learn MLPClassifier",
@@ -433,7 +434,7 @@ def machine_info(threads: list[int]) -> dict:
         "logical_cpus": os.cpu_count(),
         "usable_cpus": usable,
         "memory_bytes": mem,
-        "os": platform.platform(),
+        "os": f"{platform.system()} {platform.machine()}",
         "python": platform.python_version(),
         "versions": versions,
         "threads": threads,
@@ -703,11 +704,35 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="markdown report to write (default docs/benchmarks.md; --quick: none)")
     ap.add_argument("--no-write", action="store_true", help="print only")
     ap.add_argument("--json", type=Path, default=None, help="also write the raw results here")
+    ap.add_argument("--from-json", type=Path, default=None, metavar="RAW",
+                    help="measure nothing: write the report again from a --json file")
     return ap.parse_args(argv)
+
+
+def _load_raw(path: Path) -> tuple:
+    """What a ``--json`` file holds, back in the shapes the report needs."""
+    raw = json.loads(path.read_text())
+    runs = {
+        int(k): {t: TaskResult(t, r["peers"], r["runs"], r["ready"], r["peak_rss"], r["order"])
+                 for t, r in v.items()}
+        for k, v in raw["runs"].items()
+    }
+    return raw, runs
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.from_json is not None:
+        raw, runs = _load_raw(args.from_json)
+        summaries = {k: summarize(runs[k], raw["config"]) for k in runs}
+        text = render_markdown(raw["machine"], raw["config"], runs, summaries, raw["process"],
+                               raw["command"], raw["rounds"], raw["data"], raw["seconds"])
+        out_path = args.output or REPO / "docs" / "benchmarks.md"
+        from scratchnet.fileio import atomic_write_text
+
+        atomic_write_text(out_path, text)
+        print(f"wrote {out_path} from {args.from_json}")
+        return 0
     quick = args.quick
     rounds = args.rounds or (3 if quick else 5)
     if rounds < 1:
@@ -745,7 +770,7 @@ def main(argv=None) -> int:
     sk = ["sklearn"] if use_sklearn else []
     peers = {
         "matmul": ["numpy", "torch"],
-        "xor": ["scratchnet-fit", "scratchnet-stacked", "torch", *sk],
+        "xor": ["scratchnet-fit", "scratchnet-stacked", "scratchnet-scalar", "torch", *sk],
         "xor-seeds": ["scratchnet-stacked", "torch-stacked"],
         "mlp": ["scratchnet", "torch", *sk],
         "cnn": ["scratchnet", "torch"],
@@ -809,6 +834,7 @@ def main(argv=None) -> int:
         log(f"wrote {out_path}")
     if args.json is not None:
         raw = {"machine": info, "config": cfg, "command": command, "process": process,
+               "rounds": rounds, "data": data_desc, "seconds": elapsed,
                "runs": {k: {t: {"peers": r.peers, "runs": r.runs, "ready": r.ready,
                                 "peak_rss": r.peak_rss, "order": r.order}
                             for t, r in v.items()} for k, v in runs.items()}}

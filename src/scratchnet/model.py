@@ -419,11 +419,14 @@ class Sequential:
                     Xe = self._augmented(augment, X, epoch)
                 order = self.rng.permutation(n) if shuffle and n_batches > 1 else None
                 first, total_loss, correct, lr = 0, 0.0, 0, opt.lr
-            Xs, ys = (Xe[order], y[order]) if order is not None else (Xe, y)
             bar = progress.epoch_bar(epoch, first)
             for b in range(first, n_batches):
-                xb = Xs[b * batch_size : (b + 1) * batch_size]
-                yb = ys[b * batch_size : (b + 1) * batch_size]
+                # One permutation per epoch, gathered batch by batch: shuffling all of X
+                # up front would hold a second copy of the data set in memory.
+                rows = slice(b * batch_size, (b + 1) * batch_size)
+                if order is not None:
+                    rows = order[rows]
+                xb, yb = Xe[rows], y[rows]
                 for cb in cbs:
                     cb.on_batch_begin(step)
                 # Overflow while diverging is reported below as one DivergenceError, not
@@ -648,7 +651,8 @@ class Sequential:
             # One explicit, documented conversion at the boundary (e.g. uint8 pixels,
             # integer truth tables); inside the network everything stays in self.dtype.
             X = X.astype(self.dtype)
-        if not np.all(np.isfinite(X)):
+        # min/max instead of isfinite(X).all(): no boolean copy of a large X.
+        if not (np.isfinite(X.min()) and np.isfinite(X.max())):
             bad = np.argwhere(~np.isfinite(X))[0]
             raise DataError(
                 f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)})"
