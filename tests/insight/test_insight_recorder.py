@@ -151,9 +151,16 @@ def test_recording_schedule():
     assert r.epoch("loss").shape == (7,)
 
     model = _model().compile("cross_entropy", sn.SGD(lr=0.1))
-    rec = Recorder()  # default: every epoch
-    model.fit(X, y, epochs=3, batch_size=8, verbose=0, callbacks=[rec])
-    assert rec.recording().record_step.tolist() == [0, 3, 6]
+    rec = Recorder()  # default: every epoch, but at least MIN_AUTO_GAP (40) steps apart
+    model.fit(X, y, epochs=30, batch_size=8, verbose=0, callbacks=[rec])
+    # 3 steps per epoch: the first epoch start at or after 40 steps since the last record
+    assert rec.recording().record_step.tolist() == [0, 42, 84]
+
+    X2, y2 = _data(n=24 * 20)  # 60 steps per epoch: every epoch is far enough apart
+    model = _model().compile("cross_entropy", sn.SGD(lr=0.1))
+    rec = Recorder()
+    model.fit(X2, y2, epochs=3, batch_size=8, verbose=0, callbacks=[rec])
+    assert rec.recording().record_step.tolist() == [0, 60, 120]
 
 
 def test_schedule_learning_rates_are_recorded_per_step():

@@ -94,7 +94,9 @@ class Recorder(Callback):
         every_steps: record every ``k`` optimiser steps (steps ``0, k, 2k, ...``).
         every_epochs: record at the first step of every ``m``-th epoch
             (epochs ``0, m, 2m, ...``, counted over all ``fit`` calls). The default,
-            when neither is given, is ``every_epochs=1``. Give at most one of the two.
+            when neither is given, is every epoch but at least ``MIN_AUTO_GAP`` (40)
+            steps apart (short epochs of tiny networks would otherwise make recording
+            cost more than 5% of training). Give at most one of the two.
         bins: histogram bins for weights and activations.
         activations: also record activation statistics (switches
             ``model.record_outputs`` on for recording steps only).
@@ -109,6 +111,8 @@ class Recorder(Callback):
     run); for an MNIST-sized MLP a record costs a fraction of a step.
     """
 
+    MIN_AUTO_GAP = 40
+
     def __init__(self, every_steps: int | None = None, every_epochs: int | None = None,
                  bins: int = 30, activations: bool = True,
                  saturation_tol: float = SATURATION_TOL):
@@ -119,8 +123,13 @@ class Recorder(Callback):
                 "Recorder: give every_steps or every_epochs, not both "
                 f"(got every_steps={every_steps}, every_epochs={every_epochs})"
             )
-        if every_steps is None and every_epochs is None:
+        # Default: every epoch, but never closer than MIN_AUTO_GAP steps, so that on tiny
+        # networks with short epochs (where one record costs about one step) recording
+        # stays under ~5% of training time.
+        self._auto = every_steps is None and every_epochs is None
+        if self._auto:
             every_epochs = 1
+        self._last_record_step: int | None = None
         if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 2:
             raise ConfigError(f"Recorder bins must be an integer >= 2, got {bins!r}")
         self.every_steps, self.every_epochs = every_steps, every_epochs
@@ -207,6 +216,10 @@ class Recorder(Callback):
         else:
             record = self._epoch_first_step
             self._epoch_first_step = False
+            if record and self._auto and self._last_record_step is not None:
+                record = step - self._last_record_step >= self.MIN_AUTO_GAP
+        if record:
+            self._last_record_step = step
         self._recording_now = record
         if record and self.activations and self.activation_layers and not self.model.record_outputs:
             self.model.record_outputs = True
