@@ -374,6 +374,54 @@ def test_conv_skips_input_gradient_when_not_needed():
     np.testing.assert_allclose(lean.db, full.db, atol=1e-13)
 
 
+@pytest.mark.parametrize("layout", ["wide", "batched"])
+@pytest.mark.parametrize("per_chunk", [None, 2], ids=["one-chunk", "chunks-of-2"])
+def test_conv_backward_twice_after_one_forward_gives_the_same_gradients(layout, per_chunk):
+    # Backward reuses the last chunk's cols left in the workspace by forward, then writes
+    # dcols over them: a second backward after the same forward must rebuild, not reuse.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 3, 7, 6))
+    layer = Conv2D(3, 4, 3, rng=0, dtype=np.float64)
+    layer.layout = layout
+    if per_chunk is not None:
+        plan = layer._plan(x.shape)
+        per_sample = (layer.fan_in + 1) * plan["ho"] * plan["wg"] * 8
+        layer.workspace_bytes = per_chunk * per_sample
+        assert layer._plan(x.shape)["chunk"] == per_chunk
+    y = layer.forward(x)
+    dy = rng.standard_normal(y.shape)
+    _, backward_ref = conv_reference(x, layer.W, layer.b, (1, 1), (0, 0))
+    dx_ref, dw_ref, db_ref = backward_ref(dy)
+    for _ in range(2):
+        np.testing.assert_allclose(layer.backward(dy), dx_ref, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(layer.dW, dw_ref, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(layer.db, db_ref, rtol=0, atol=1e-12)
+    layer.needs_input_grad = False  # dW only: the cols are rebuilt all the same
+    assert layer.backward(dy) is None
+    np.testing.assert_allclose(layer.dW, dw_ref, rtol=0, atol=1e-12)
+
+
+def test_conv_chunks_a_mnist_batch_by_default_and_agrees_with_one_chunk():
+    # The second MNIST convolution on a batch of 128: the default workspace (sized for
+    # the CPU cache) splits it into several chunks; the numbers are those of one chunk.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((128, 32, 13, 13)).astype(np.float32)
+    dy = rng.standard_normal((128, 64, 11, 11)).astype(np.float32)
+    chunked, whole = Conv2D(32, 64, 3, rng=1), Conv2D(32, 64, 3, rng=1)
+    whole.workspace_bytes = 2**30
+    plan = chunked._plan(x.shape)
+    assert plan["layout"] == "wide" and 1 < plan["chunk"] < 128
+    assert whole._plan(x.shape)["chunk"] == 128
+    outs = []
+    for layer in (chunked, whole):
+        y = layer.forward(x)
+        dx = layer.backward(dy)
+        outs.append((y, dx, layer.dW.copy(), layer.db.copy()))
+    for a, b in zip(*outs, strict=True):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4 * np.abs(b).max())
+
+
 def test_conv_shapes_and_config():
     layer = Conv2D(3, 8, (5, 3), stride=(2, 1), padding=(2, 0), name="c1")
     assert layer.W.shape == (8, 3, 5, 3) and layer.b.shape == (8,)
@@ -607,6 +655,78 @@ def test_maxpool_on_real_digits_matches_torch():
         yt.backward(torch.tensor(dy))
         np.testing.assert_array_equal(y, yt.detach().numpy())
         np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", list(POOL_CASES), ids=list(POOL_CASES))
+def test_maxpool_in_chunks_of_one_sample_matches_the_reference(case):
+    # chunk_bytes = 1: every sample is its own chunk, the extreme of the cache blocking.
+    c = POOL_CASES[case]
+    layer = make_pool("max", c)
+    layer.chunk_bytes = 1
+    assert len(layer._chunks(3, 8 * c["hw"][0] * c["hw"][1])) == 3
+    rng = np.random.default_rng(4)
+    x = rng.integers(-2, 3, size=(3, 2, *c["hw"])).astype(np.float64)  # many ties
+    y_ref, backward_ref = pool_reference(x, layer.kernel_size, layer.stride, layer.padding, "max")
+    np.testing.assert_array_equal(layer.forward(x), y_ref)
+    dy = rng.standard_normal(y_ref.shape)
+    np.testing.assert_allclose(layer.backward(dy), backward_ref(dy), rtol=0, atol=1e-14)
+
+
+def test_maxpool_records_the_winning_offset_and_keeps_nothing_else():
+    x = np.array([[[[0.0, 0.0, 1.0, 3.0],
+                    [0.0, 0.0, 3.0, 2.0],
+                    [5.0, 4.0, 7.0, 7.0],
+                    [5.0, 5.0, 6.0, 9.0]]]])
+    layer = MaxPool2D(2)
+    layer.forward(x)
+    winner = layer._cache["winner"]
+    assert winner.dtype == np.uint8
+    # offsets numbered i*kw + j: blank window -> 0, the first 3 -> 1, 5 tie -> 0, 9 -> 3
+    np.testing.assert_array_equal(winner, [[[[0, 1], [0, 3]]]])
+    assert "x" not in layer._cache and "xp" not in layer._cache
+    x[...] = 100.0  # the backward pass does not read the input again
+    dx = layer.backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]))
+    np.testing.assert_array_equal(
+        dx, [[[[1.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 0.0],
+               [3.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 4.0]]]]
+    )
+
+
+def test_maxpool_nan_window_outputs_nan_and_passes_no_gradient():
+    x = np.arange(32, dtype=np.float64).reshape(1, 2, 4, 4)
+    x[0, 0, 1, 1] = np.nan  # window (0, 0) of channel 0
+    x[0, 1, 2, 3] = np.nan  # window (1, 1) of channel 1, after its max would have been
+    for layer in (MaxPool2D(2), MaxPool2D(3, stride=1)):
+        y = layer.forward(x)
+        assert np.isnan(y[0, 0, 0, 0]) and np.isnan(y[0, 1, -1, -1])
+        dx = layer.backward(np.ones_like(y))
+        assert np.all(np.isfinite(dx))
+        # every window without NaN routes its gradient; NaN windows route none
+        assert dx.sum() == np.isfinite(y).sum()
+
+
+def test_maxpool_with_more_than_255_offsets_numbers_them_in_uint16():
+    x = np.random.default_rng(0).standard_normal((2, 2, 17, 16))
+    layer = MaxPool2D(16, stride=1)  # 256 offsets, plus the NaN mark: uint8 is too small
+    y = layer.forward(x)
+    assert layer._cache["winner"].dtype == np.uint16
+    y_ref, backward_ref = pool_reference(x, (16, 16), (1, 1), (0, 0), "max")
+    np.testing.assert_array_equal(y, y_ref)
+    dy = np.random.default_rng(1).standard_normal(y.shape)
+    np.testing.assert_allclose(layer.backward(dy), backward_ref(dy), rtol=0, atol=1e-14)
+
+
+def test_maxpool_backward_twice_gives_the_same_gradient():
+    x = load_digits(8) if MNIST_IMAGES.exists() else np.random.default_rng(0).random((8, 1, 28, 28))
+    layer = MaxPool2D(2)
+    layer.chunk_bytes = 3 * 28 * 28 * 8  # three samples per chunk: 3 + 3 + 2
+    y = layer.forward(x)
+    dy = np.random.default_rng(2).standard_normal(y.shape)
+    first = layer.backward(dy)
+    np.testing.assert_array_equal(layer.backward(dy), first)
+    y_ref, backward_ref = pool_reference(x, (2, 2), (2, 2), (0, 0), "max")
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_allclose(first, backward_ref(dy), rtol=0, atol=1e-14)
 
 
 def test_conv_relu_maxpool_dense_gradients_match_torch_on_real_digits():
