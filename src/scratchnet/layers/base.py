@@ -157,6 +157,30 @@ class Layer:
         return x
 
 
+class WeightsAndBias:
+    """``W``, ``b``, ``dW``, ``db``: the seed notes' names for a layer's ``params["W"]``,
+    ``params["b"]`` and their gradients (Dense and Conv2D)."""
+
+    params: dict[str, np.ndarray]
+    grads: dict[str, np.ndarray]
+
+    @property
+    def W(self) -> np.ndarray:
+        return self.params["W"]
+
+    @property
+    def b(self) -> np.ndarray:
+        return self.params["b"]
+
+    @property
+    def dW(self) -> np.ndarray:
+        return self.grads["W"]
+
+    @property
+    def db(self) -> np.ndarray:
+        return self.grads["b"]
+
+
 def check_positive_int(value, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ConfigError(f"{what} must be a positive integer, got {value!r}")

@@ -28,7 +28,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from ..backend import as_float_dtype, default_rng, empty
 from ..errors import ConfigError, DTypeError, ScratchnetError, ShapeError
 from ..init import get_initializer
-from .base import Layer, check_positive_int, register_layer
+from .base import Layer, WeightsAndBias, check_positive_int, register_layer
 
 
 def as_pair(value, what: str, minimum: int = 1) -> tuple[int, int]:
@@ -86,7 +86,7 @@ class Workspace:
 
 
 @register_layer
-class Conv2D(Layer):
+class Conv2D(WeightsAndBias, Layer):
     """2-D convolution (cross-correlation) over NCHW images, computed by im2col + matmul.
 
     Shapes::
@@ -213,23 +213,6 @@ class Conv2D(Layer):
         self._cache: dict | None = None
         #: "auto", "wide" or "batched": how im2col lays out the matrix (results are equal).
         self.layout = "auto"
-
-    # Names a learner already knows from the Dense layer.
-    @property
-    def W(self) -> np.ndarray:
-        return self.params["W"]
-
-    @property
-    def b(self) -> np.ndarray:
-        return self.params["b"]
-
-    @property
-    def dW(self) -> np.ndarray:
-        return self.grads["W"]
-
-    @property
-    def db(self) -> np.ndarray:
-        return self.grads["b"]
 
     @property
     def fan_in(self) -> int:

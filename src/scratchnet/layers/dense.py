@@ -7,11 +7,11 @@ import numpy as np
 from ..backend import as_float_dtype, default_rng, empty
 from ..errors import ShapeError
 from ..init import get_initializer
-from .base import Layer, check_positive_int, register_layer
+from .base import Layer, WeightsAndBias, check_positive_int, register_layer
 
 
 @register_layer
-class Dense(Layer):
+class Dense(WeightsAndBias, Layer):
     """Fully connected layer, weights stored ``(in, out)`` so the forward pass reads like math.
 
     Forward::
@@ -60,23 +60,6 @@ class Dense(Layer):
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.reset_parameters(default_rng(rng))
         self._x: np.ndarray | None = None
-
-    # Names a learner already knows from the seed notes.
-    @property
-    def W(self) -> np.ndarray:
-        return self.params["W"]
-
-    @property
-    def b(self) -> np.ndarray:
-        return self.params["b"]
-
-    @property
-    def dW(self) -> np.ndarray:
-        return self.grads["W"]
-
-    @property
-    def db(self) -> np.ndarray:
-        return self.grads["b"]
 
     @classmethod
     def param_shapes(cls, config):
