@@ -12,6 +12,7 @@ import math
 import os
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -310,39 +311,17 @@ class Sequential:
         self._skip_input_grad(True)
         try:
             return self._fit_loop(
-                X,
-                y,
-                validation_data,
-                epochs,
-                batch_size,
-                n_batches,
-                shuffle,
-                callbacks,
-                verbose,
-                manager,
-                resume_from,
-                data_info,
-                augment,
+                _FitPlan(X, y, validation_data, epochs, batch_size, n_batches, shuffle,
+                         list(callbacks), verbose, manager, resume_from, data_info, augment)
             )
         finally:
             self._skip_input_grad(False)
 
-    def _fit_loop(
-        self,
-        X,
-        y,
-        validation_data,
-        epochs,
-        batch_size,
-        n_batches,
-        shuffle,
-        callbacks,
-        verbose,
-        manager,
-        resume_from,
-        data_info,
-        augment,
-    ) -> History:
+    def _fit_loop(self, plan: _FitPlan) -> History:
+        X, y, validation_data, epochs = plan.X, plan.y, plan.validation_data, plan.epochs
+        batch_size, n_batches, shuffle = plan.batch_size, plan.n_batches, plan.shuffle
+        callbacks, verbose, augment = plan.callbacks, plan.verbose, plan.augment
+        manager, resume_from, data_info = plan.manager, plan.resume_from, plan.data_info
         loss, opt = self.loss, self.optimizer
         n = len(X)
         if validation_data is not None:
@@ -668,6 +647,25 @@ class Sequential:
                 f"{0 if y.ndim == 0 else len(y)} targets"
             )
         return X, y
+
+
+@dataclass
+class _FitPlan:
+    """What ``fit`` checked and decided, handed to the training loop in one piece."""
+
+    X: np.ndarray
+    y: np.ndarray
+    validation_data: tuple | None
+    epochs: int
+    batch_size: int
+    n_batches: int
+    shuffle: bool
+    callbacks: list
+    verbose: int
+    manager: object
+    resume_from: Path | None
+    data_info: dict | None
+    augment: object
 
 
 def _positive_int(value, what: str) -> int:
