@@ -630,8 +630,10 @@ class Sequential:
             # One explicit, documented conversion at the boundary (e.g. uint8 pixels,
             # integer truth tables); inside the network everything stays in self.dtype.
             X = X.astype(self.dtype)
-        # min/max instead of isfinite(X).all(): no boolean copy of a large X.
-        if not (np.isfinite(X.min()) and np.isfinite(X.max())):
+        # NaN and inf carry through a sum, so a finite sum proves every value finite in
+        # one pass and without a boolean copy of a large X; only an overflowing sum of
+        # finite values needs the element-wise look.
+        if not np.isfinite(X.sum()) and not np.isfinite(X).all():
             bad = np.argwhere(~np.isfinite(X))[0]
             raise DataError(
                 f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)})"

@@ -191,10 +191,21 @@ class Adam(Optimizer):
     ``weight_decay`` here is L2 added to the gradient (PyTorch's Adam); for decoupled
     decay use ``AdamW``.
 
+    How it is stored: not ``m`` and ``v`` themselves but the decayed *sums*
+    ``m_sum = m / (1 - b1)`` and ``v_sum = v / (1 - b2)``, i.e.::
+
+        m_sum = b1 * m_sum + g          (= sum over past steps i of b1^(t-i) * g_i)
+        v_sum = b2 * v_sum + g^2
+
+    The same update, with the constant factors (1 - b1) and (1 - b2) moved out of the
+    whole-array work into the scalar step size: ten passes over the parameters a step
+    instead of thirteen, which is a tenth of an MNIST epoch. ``moments(name)`` gives
+    the textbook ``m`` and ``v``.
+
     Speed note: moments of weights that always see zero inputs (MNIST's blank border
     pixels) decay geometrically into float32 *subnormal* numbers, which CPUs process
-    very slowly. Every ``flush_every`` steps, moments smaller than ``flush_below``
-    are set to exactly zero; at that size they change no update.
+    very slowly. Every ``flush_every`` steps, sums smaller than ``flush_below`` are set
+    to exactly zero; at that size they change no update.
     """
 
     name = "adam"
@@ -209,7 +220,14 @@ class Adam(Optimizer):
         self.flush_every, self.flush_below = int(flush_every), float(flush_below)
 
     def _init_state(self, value):
-        return {**super()._init_state(value), "m": np.zeros_like(value), "v": np.zeros_like(value)}
+        return {**super()._init_state(value),
+                "m_sum": np.zeros_like(value), "v_sum": np.zeros_like(value)}
+
+    def moments(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The textbook first and second moments ``(m, v)`` of parameter ``name``
+        (new arrays, computed from the stored sums)."""
+        st = self.state[name]
+        return st["m_sum"] * (1.0 - self.b1), st["v_sum"] * (1.0 - self.b2)
 
     def _decay(self, w, lr):
         if self.weight_decay:
@@ -217,31 +235,28 @@ class Adam(Optimizer):
         return None
 
     def _update(self, w, g, st, lr):
-        m, v, d = st["m"], st["v"], st["tmp"]
+        m, v, d = st["m_sum"], st["v_sum"], st["tmp"]
         l2 = self._decay(w, lr)
         if l2 is not None:
             g = g + l2
-        t = self.t
-        # m = b1 m + (1 - b1) g
-        m *= self.b1
-        np.multiply(g, 1.0 - self.b1, out=d)
-        m += d
-        # v = b2 v + (1 - b2) g^2
-        v *= self.b2
-        np.multiply(g, g, out=d)
-        d *= 1.0 - self.b2
+        t, b1, b2 = self.t, self.b1, self.b2
+        m *= b1  # m_sum = b1 m_sum + g
+        m += g
+        np.multiply(g, g, out=d)  # v_sum = b2 v_sum + g^2
+        v *= b2
         v += d
         if self.flush_every and t % self.flush_every == 0:
             _flush_tiny(m, self.flush_below, d)
             _flush_tiny(v, self.flush_below, d)
-        bias1 = 1.0 - self.b1**t
-        bias2 = 1.0 - self.b2**t
-        # denominator sqrt(v) / sqrt(bias2) + eps, then step = lr / bias1 * m / denom
+        # With m = (1 - b1) m_sum and v = (1 - b2) v_sum, the textbook step
+        #   lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
+        # is  c * m_sum / (sqrt(v_sum) + eps / k)  with  k = sqrt((1 - b2) / (1 - b2^t))
+        # and c = lr (1 - b1) / ((1 - b1^t) k): all the constants in two scalars.
+        k = math.sqrt((1.0 - b2) / (1.0 - b2**t))
         np.sqrt(v, out=d)
-        d *= 1.0 / math.sqrt(bias2)
-        d += self.eps
+        d += self.eps / k
         np.divide(m, d, out=d)
-        d *= lr / bias1
+        d *= lr * (1.0 - b1) / ((1.0 - b1**t) * k)
         w -= d
 
     def spec(self):

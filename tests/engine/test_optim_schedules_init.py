@@ -223,9 +223,15 @@ def test_optimizer_state_dict_contents():
     opt.step([p])
     state = opt.state_dict()
     assert state["t"] == 1
-    assert sorted(state["arrays"]) == ["0.W/m", "0.W/v"]  # no scratch buffers
-    assert state["arrays"]["0.W/m"].dtype == np.float32
-    np.testing.assert_allclose(state["arrays"]["0.W/m"], 0.1)
+    assert sorted(state["arrays"]) == ["0.W/m_sum", "0.W/v_sum"]  # no scratch buffers
+    assert state["arrays"]["0.W/m_sum"].dtype == np.float32
+    # The stored sums after one gradient of 1: m_sum = g, v_sum = g^2; the textbook
+    # moments are (1 - b1) and (1 - b2) times them.
+    np.testing.assert_array_equal(state["arrays"]["0.W/m_sum"], 1.0)
+    np.testing.assert_array_equal(state["arrays"]["0.W/v_sum"], 1.0)
+    m, v = opt.moments("0.W")
+    np.testing.assert_allclose(m, 0.1, rtol=1e-6)
+    np.testing.assert_allclose(v, 0.001, rtol=1e-6)
 
 
 def test_optimizer_updates_in_place_and_keeps_float32():
@@ -246,8 +252,9 @@ def test_adam_flush_zeroes_only_negligible_moments():
     w = np.ones(2, dtype=np.float32)
     g = np.array([1e-25, 1.0], dtype=np.float32)
     opt.step([Parameter("w", w, g)])
-    assert opt.state["w"]["m"][0] == 0 and opt.state["w"]["v"][0] == 0
-    assert opt.state["w"]["m"][1] == pytest.approx(0.1)
+    m, v = opt.moments("w")
+    assert m[0] == 0 and v[0] == 0
+    assert m[1] == pytest.approx(0.1) and v[1] == pytest.approx(0.001)
 
 
 def test_get_optimizer_names():

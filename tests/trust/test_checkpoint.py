@@ -273,7 +273,7 @@ def test_checkpoint_contents_and_build_model(tmp_path):
     assert ckpt.order is not None and sorted(ckpt.order.tolist()) == list(range(72))
     assert ckpt.rng_state["bit_generator"] == "PCG64"
     assert set(ckpt.optimizer_arrays) == {f"{k}/{s}" for k in ("0.W", "0.b", "3.W", "3.b")
-                                          for s in ("m", "v")}
+                                          for s in ("m_sum", "v_sum")}
     assert ckpt.history["loss"] and len(ckpt.history_epochs) == 1
     assert [c["type"] for c in ckpt.callbacks] == ["EarlyStopping", "LambdaCallback"]
     assert ckpt.data["n"] == 72 and ckpt.data["batch_size"] == 16

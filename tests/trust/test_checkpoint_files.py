@@ -265,8 +265,8 @@ RESTORE_CASES = [
     ("weights-float64", None,
      lambda ck: {"model/0.W": ck.model_state["0.W"].astype(np.float64)}, None,
      r"model array '0\.W' is float64"),
-    ("adam-state-shape", None, lambda ck: {"optim/0.W/m": np.zeros((2, 2), np.float32)}, None,
-     r"optimiser array '0\.W/m' is float32 \(2, 2\)"),
+    ("adam-state-shape", None, lambda ck: {"optim/0.W/m_sum": np.zeros((2, 2), np.float32)}, None,
+     r"optimiser array '0\.W/m_sum' is float32 \(2, 2\)"),
     ("rng-giant-int", _set(["rng", "state", "state"], 2**200), None, None,
      "invalid integer field"),
     ("rng-extra-field", _set(["rng", "extra"], 1), None, None,
@@ -275,7 +275,7 @@ RESTORE_CASES = [
      "position batch 99 of 6 is impossible"),
     ("mid-epoch-no-order", None, None, "order",
      "mid-epoch checkpoint of a shuffled run has no order"),
-    ("adam-state-missing", None, None, "optim/0.W/m",
+    ("adam-state-missing", None, None, "optim/0.W/m_sum",
      "optimiser state arrays .* do not match the model's parameters"),
 ]
 
