@@ -54,6 +54,7 @@ class Sequential:
                     f"Sequential: item {i} is {type(layer).__name__}, not a Layer "
                     "(did you pass a class instead of an instance, e.g. ReLU instead of ReLU()?)"
                 )
+        self._check_inplace()
         self.name = name
         self.seed = seed
         self.rng = default_rng(seed)
@@ -69,6 +70,30 @@ class Sequential:
         self.record_outputs = False  # insight recorders switch this on
         self._backward_stop = 0
         self.outputs: list[np.ndarray] = []
+
+    def _check_inplace(self) -> None:
+        """An in-place layer (``ReLU(inplace=True)``) overwrites the array it is given.
+        Refuse it where that array is still needed: the model's input (the caller's
+        data), or an output that a layer keeps for its backward pass. Layers that pass
+        their input through (Flatten, Dropout) are looked through."""
+        for i, layer in enumerate(self.layers):
+            if not getattr(layer, "inplace", False):
+                continue
+            j = i - 1
+            while j >= 0 and self.layers[j].passes_input:
+                j -= 1
+            what = f"layer {i} ({layer.describe()}, inplace=True)"
+            if j < 0:
+                raise ConfigError(
+                    f"{what} would overwrite the model's input, the X you pass to fit or "
+                    "predict; use inplace=False for a layer that sees the input"
+                )
+            if self.layers[j].keeps_output:
+                raise ConfigError(
+                    f"{what} would overwrite the output of layer {j} "
+                    f"({self.layers[j].describe()}), which that layer needs again in its "
+                    "backward pass; use inplace=False here"
+                )
 
     # -- building -----------------------------------------------------------
     def reset_parameters(self, rng=None) -> None:

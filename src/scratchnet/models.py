@@ -43,12 +43,13 @@ def mnist_mlp(seed: int | None = None) -> Sequential:
 
     Weights start Glorot-uniform (``U(-a, a)``, ``a = sqrt(6 / (fan_in + fan_out))``),
     biases at zero. ``seed`` fixes the initial weights, the shuffling and nothing else
-    (the MLP has no dropout).
+    (the MLP has no dropout). The ReLUs work in place (``ReLU(inplace=True)``): same
+    numbers, less memory written.
     """
     model = Sequential(
         [
-            Dense(784, 256), ReLU(),
-            Dense(256, 128), ReLU(),
+            Dense(784, 256), ReLU(inplace=True),
+            Dense(256, 128), ReLU(inplace=True),
             Dense(128, 10),
         ],
         seed=seed,
@@ -75,14 +76,15 @@ def mnist_cnn(seed: int | None = None) -> Sequential:
     suited to ReLU), the output layer Glorot-uniform. Batch norm after each linear map
     keeps the activations' scale steady, which lets Adam use a larger step; dropout
     (25%) regularises the dense head, where most of the parameters are. ``seed`` fixes
-    the initial weights, the shuffling and the dropout masks.
+    the initial weights, the shuffling and the dropout masks. The ReLUs work in place.
     """
     model = Sequential(
         [
-            Conv2D(1, 32, 3), BatchNorm2d(32), ReLU(), MaxPool2D(2),
-            Conv2D(32, 64, 3), BatchNorm2d(64), ReLU(), MaxPool2D(2),
+            Conv2D(1, 32, 3), BatchNorm2d(32), ReLU(inplace=True), MaxPool2D(2),
+            Conv2D(32, 64, 3), BatchNorm2d(64), ReLU(inplace=True), MaxPool2D(2),
             Flatten(),
-            Dense(1600, 128, init="he_normal"), BatchNorm1d(128), ReLU(), Dropout(0.25),
+            Dense(1600, 128, init="he_normal"), BatchNorm1d(128), ReLU(inplace=True),
+            Dropout(0.25),
             Dense(128, 10),
         ],
         seed=seed,

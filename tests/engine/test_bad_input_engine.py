@@ -288,3 +288,21 @@ def test_divergence_with_minibatches_restores_finite_weights():
         model.fit(X, y, epochs=50, batch_size=8, verbose=0)
     assert all(np.all(np.isfinite(p.value)) for p in model.parameters())
     assert not any(layer.training for layer in model.layers)
+
+
+def test_inplace_relu_is_refused_where_it_would_overwrite_needed_data():
+    from scratchnet.layers import Dropout, Flatten, Sigmoid, Softmax, Tanh
+
+    with pytest.raises(ConfigError, match=r"layer 0 \(ReLU, inplace=True\) would overwrite "
+                                          r"the model's input"):
+        Sequential([ReLU(inplace=True), Dense(2, 2)])
+    # Looked through Flatten and Dropout, which hand on their input itself or a view.
+    with pytest.raises(ConfigError, match="would overwrite the model's input"):
+        Sequential([Flatten(), Dropout(0.5), ReLU(inplace=True), Dense(4, 2)])
+    for keeper in (Sigmoid, Tanh, Softmax):
+        with pytest.raises(ConfigError, match=rf"output of layer 1 \({keeper.__name__}\), "
+                                              "which that layer needs again"):
+            Sequential([Dense(2, 4), keeper(), Flatten(), ReLU(inplace=True), Dense(4, 1)])
+    with pytest.raises(ConfigError, match="inplace must be True or False, got 1"):
+        ReLU(inplace=1)
+    Sequential([Dense(2, 4), ReLU(inplace=True), ReLU(inplace=True), Dense(4, 1)])  # fine

@@ -227,3 +227,58 @@ def test_sigmoid_layer_backward_unchanged():
     layer = Sigmoid()
     a = layer.forward(z)
     np.testing.assert_array_equal(layer.backward(g), g * a * (1 - a))
+
+
+def test_inplace_relu_gives_the_same_numbers_in_the_same_memory():
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((64, 8, 5, 5)).astype(np.float32)
+    z[0, 0, 0, :3] = [0.0, -0.0, np.nan]
+    g = rng.standard_normal(z.shape).astype(np.float32)
+    plain, inplace = ReLU(), ReLU(inplace=True)
+    a_plain = plain.forward(z)
+    z_in = z.copy()
+    a_in = inplace.forward(z_in)
+    assert a_in is z_in  # written over its input
+    np.testing.assert_array_equal(a_in, a_plain)
+    dz_plain = plain.backward(g)
+    g_in = g.copy()
+    dz_in = inplace.backward(g_in)
+    assert dz_in is g_in
+    np.testing.assert_array_equal(dz_in, dz_plain)
+    assert np.shares_memory(a_plain, z) is False and not np.shares_memory(dz_plain, g)
+
+
+def _small_cnn(inplace: bool) -> Sequential:
+    from scratchnet.layers import BatchNorm2d, Conv2D, Dropout, Flatten, MaxPool2D
+
+    relu = lambda: ReLU(inplace=inplace)  # noqa: E731
+    return Sequential([Conv2D(1, 4, 3), BatchNorm2d(4), relu(), MaxPool2D(2),
+                       Flatten(), Dropout(0.2), relu(), Dense(4 * 3 * 3, 8), relu(),
+                       Dense(8, 3)], seed=5)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_training_with_inplace_relu_ends_with_the_same_weights_bit_for_bit(kind):
+    rng = np.random.default_rng(11)
+    if kind == "mlp":
+        X = rng.standard_normal((90, 12)).astype(np.float32)
+
+        def build(inplace):
+            return Sequential([Dense(12, 16), ReLU(inplace=inplace), Dense(16, 16),
+                               ReLU(inplace=inplace), Dense(16, 3)], seed=2)
+    else:
+        X = rng.standard_normal((90, 1, 8, 8)).astype(np.float32)
+        build = _small_cnn
+    y = rng.integers(0, 3, len(X))
+    X_before = X.copy()
+    weights, preds = [], []
+    for inplace in (False, True):
+        model = build(inplace).compile(loss="cross_entropy", optimizer="adam", lr=0.01)
+        model.fit(X, y, epochs=3, batch_size=16, verbose=0)
+        weights.append(model.state_dict())
+        preds.append(model.predict(X))
+    np.testing.assert_array_equal(X, X_before)  # the caller's data is never written
+    assert weights[0].keys() == weights[1].keys()
+    for k in weights[0]:
+        np.testing.assert_array_equal(weights[0][k], weights[1][k], err_msg=k)
+    np.testing.assert_array_equal(preds[0], preds[1])

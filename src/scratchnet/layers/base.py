@@ -39,6 +39,12 @@ class Layer:
 
     #: True for layers whose forward pass draws random numbers (Dropout).
     stochastic = False
+    #: True for layers whose backward pass reads the very array forward returned
+    #: (Sigmoid, Tanh, Softmax): nothing after them may overwrite it (ReLU(inplace=True)).
+    keeps_output = False
+    #: True for layers that may return their input itself or a view of it (Flatten,
+    #: Dropout when not training): an in-place layer after one writes into that input.
+    passes_input = False
 
     def __init__(self, name: str | None = None):
         self.name = name

@@ -23,6 +23,8 @@ class Dropout(Layer):
 
     stochastic = True
 
+    passes_input = True  # returns its input (or a view of it) unchanged
+
     def __init__(self, p: float = 0.5, rng=None, name: str | None = None):
         super().__init__(name)
         if not (isinstance(p, (int, float)) and math.isfinite(p) and 0.0 <= p < 1.0):
@@ -51,6 +53,8 @@ class Dropout(Layer):
 @register_layer
 class Flatten(Layer):
     """Reshape ``(batch, d1, d2, ...)`` to ``(batch, d1*d2*...)``; backward reshapes back."""
+
+    passes_input = True  # returns its input (or a view of it) unchanged
 
     def forward(self, x):
         self._shape = x.shape
