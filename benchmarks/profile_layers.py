@@ -4,13 +4,12 @@
     python benchmarks/profile_layers.py cnn --batches 20
     python benchmarks/profile_layers.py xor --batches 10000
 
-Runs the same steps as ``Sequential.fit`` (shuffled contiguous batches, forward, loss,
-backward from the loss down to the first trainable layer, optimiser step) and times
-each part with the wall clock (``--cpu``: the process's CPU clock, which other jobs on a
-shared machine disturb less, but which misses time spent waiting for memory the kernel
-hands out). Prints, per part, milliseconds per step and its share of the total.
-The whole-data shuffling copy that ``fit`` does once per epoch
-is timed separately (as ``X[order]``), next to gathering the same rows batch by batch.
+Runs the same steps as ``Sequential.fit`` on the networks ``benchmarks/run.py`` times
+(one permutation per epoch, each batch gathered from it, forward, loss, backward from the
+loss down to the first trainable layer, optimiser step) and times each part with the
+wall clock (``--cpu``: the process's CPU clock, which other jobs on a shared machine
+disturb less, but which misses time spent waiting for memory the kernel hands out).
+Prints, per part, milliseconds per step and its share of the total.
 
 For a statistical profile of a whole run (Python frames included), use a sampling
 profiler, e.g. ``python -m pyinstrument benchmarks/profile_layers.py mlp``.
@@ -30,8 +29,9 @@ from _common import BATCH, DEFAULT_MNIST_DIR, XOR_X, XOR_Y, mnist_rows, scaled  
 
 def build(kind: str):
     """(model, X, y, batch size) for ``kind`` in mlp, cnn, xor."""
+    from _peers import _cnn_layers, _mlp_layers
+
     from scratchnet import Sequential
-    from scratchnet.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
     from scratchnet.optim import SGD
 
     if kind == "xor":
@@ -44,11 +44,10 @@ def build(kind: str):
     X = scaled(images)
     if kind == "mlp":
         X = X.reshape(len(X), -1)
-        layers = [Dense(784, 256), ReLU(), Dense(256, 128), ReLU(), Dense(128, 10)]
+        layers = _mlp_layers()
     else:
         X = X.reshape(len(X), 1, 28, 28)
-        layers = [Conv2D(1, 32, 3), ReLU(), MaxPool2D(2), Conv2D(32, 64, 3), ReLU(),
-                  MaxPool2D(2), Flatten(), Dense(1600, 128), ReLU(), Dense(128, 10)]
+        layers = _cnn_layers()
     model = Sequential(layers, seed=0)
     model.compile(loss="cross_entropy", optimizer="adam", lr=1e-3)
     return model, X, labels, BATCH
@@ -64,14 +63,7 @@ def profile(kind: str, batches: int, clock=time.perf_counter) -> dict[str, float
     T: dict[str, float] = defaultdict(float)
     n = len(X)
     per_epoch = max(1, n // batch)
-    # What fit does once per epoch: a shuffled copy of all of X, made while the previous
-    # epoch's copy is still alive (so into fresh memory, page faults included).
-    previous = X[model.rng.permutation(n)]
     order = model.rng.permutation(n)
-    t = clock()
-    Xs = X[order]
-    T["shuffle: X[order], per step"] += (clock() - t) / per_epoch * batches
-    del Xs, previous
     for step in range(batches):
         b = step % per_epoch
         t = clock()
@@ -111,13 +103,11 @@ def main(argv=None) -> int:
     clock = time.process_time if args.cpu else time.perf_counter
     profile(args.model, min(batches, 3), clock)  # warm-up: first-touch allocations, threads
     times = profile(args.model, batches, clock)
-    step = sum(v for k, v in times.items() if not k.startswith("shuffle"))
+    step = sum(times.values())
     unit, scale = ("us", 1e6) if step < 1e-3 else ("ms", 1e3)
-    print(f"{args.model}: {batches} steps, {'CPU' if args.cpu else 'wall'} time per step (the "
-          "shuffle line is fit's whole-epoch copy, spread over its steps; not in the total)")
+    print(f"{args.model}: {batches} steps, {'CPU' if args.cpu else 'wall'} time per step")
     for k, v in sorted(times.items(), key=lambda kv: -kv[1]):
-        share = "" if k.startswith("shuffle") else f"{100 * v / step:5.1f}%"
-        print(f"  {k:<36} {v * scale:9.2f} {unit}  {share}")
+        print(f"  {k:<36} {v * scale:9.2f} {unit}  {100 * v / step:5.1f}%")
     print(f"  {'total':<36} {step * scale:9.2f} {unit}")
     return 0
 
