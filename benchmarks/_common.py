@@ -28,6 +28,7 @@ THREAD_ENV = (
     "MKL_NUM_THREADS",
     "VECLIB_MAXIMUM_THREADS",
     "NUMEXPR_NUM_THREADS",
+    "SCRATCHNET_NUM_THREADS",  # scratchnet's own worker threads (scratchnet.parallel)
 )
 
 ROWS_PER_EPOCH = 60_000

@@ -39,6 +39,10 @@ def _thread_report(threads: int) -> dict:
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
         info["torch_intra_op"] = torch.get_num_threads()
+    if "scratchnet" in sys.modules:
+        from scratchnet.parallel import get_num_threads
+
+        info["scratchnet_workers"] = get_num_threads()
     return info
 
 

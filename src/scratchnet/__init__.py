@@ -37,10 +37,10 @@ from .layers import (
 from .losses import BCELoss, BCEWithLogitsLoss, MSELoss, SoftmaxCrossEntropy
 from .model import Sequential
 from .optim import SGD, Adam, AdamW, RMSprop
+from .parallel import get_num_threads, set_num_threads
 from .schedules import Constant, CosineWarmup, Exponential, ReduceOnPlateau, StepDecay
 
 __all__ = [
-    "SGD",
     "Adam",
     "AdamW",
     "BCELoss",
@@ -70,6 +70,7 @@ __all__ = [
     "RMSprop",
     "ReLU",
     "ReduceOnPlateau",
+    "SGD",
     "ScratchnetError",
     "Sequential",
     "ShapeError",
@@ -78,15 +79,17 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "StepDecay",
     "Tanh",
+    "find_latest",
+    "get_num_threads",
     "gradcheck",
     "gradcheck_loss",
     "init",
-    "find_latest",
     "load_checkpoint",
     "load_model",
     "losses",
-    "save_checkpoint",
     "optim",
+    "save_checkpoint",
     "save_model",
     "schedules",
+    "set_num_threads",
 ]

@@ -31,6 +31,7 @@ from .errors import ConfigError, DataError, DivergenceError, DTypeError, ShapeEr
 from .layers.base import Layer
 from .losses import Loss, get_loss
 from .optim import Optimizer, Parameter, get_optimizer
+from .parallel import worker_mode
 
 
 class Sequential:
@@ -211,11 +212,13 @@ class Sequential:
         was_training = [layer.training for layer in self.layers]
         self.eval()
         try:
-            if batch_size is None or batch_size >= len(X):
-                return self.forward(X)
-            batch_size = _positive_int(batch_size, "batch_size")
-            parts = [self.forward(X[i : i + batch_size]) for i in range(0, len(X), batch_size)]
-            return np.concatenate(parts)
+            with worker_mode(self.layers):
+                if batch_size is None or batch_size >= len(X):
+                    return self.forward(X)
+                batch_size = _positive_int(batch_size, "batch_size")
+                parts = [self.forward(X[i : i + batch_size])
+                         for i in range(0, len(X), batch_size)]
+                return np.concatenate(parts)
         finally:
             for layer, mode in zip(self.layers, was_training, strict=True):
                 layer.training = mode
@@ -335,10 +338,12 @@ class Sequential:
         # The first trainable layer's dL/d(input) feeds nothing during fit: skip it.
         self._skip_input_grad(True)
         try:
-            return self._fit_loop(
-                _FitPlan(X, y, validation_data, epochs, batch_size, n_batches, shuffle,
-                         list(callbacks), verbose, manager, resume_from, data_info, augment)
-            )
+            with worker_mode(self.layers):  # how several threads are used: see parallel
+                return self._fit_loop(
+                    _FitPlan(X, y, validation_data, epochs, batch_size, n_batches, shuffle,
+                             list(callbacks), verbose, manager, resume_from, data_info,
+                             augment)
+                )
         finally:
             self._skip_input_grad(False)
 

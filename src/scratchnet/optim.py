@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ConfigError
+from .parallel import by_rows
 from .schedules import Schedule, get_schedule
 
 
@@ -240,24 +241,31 @@ class Adam(Optimizer):
         if l2 is not None:
             g = g + l2
         t, b1, b2 = self.t, self.b1, self.b2
-        m *= b1  # m_sum = b1 m_sum + g
-        m += g
-        np.multiply(g, g, out=d)  # v_sum = b2 v_sum + g^2
-        v *= b2
-        v += d
-        if self.flush_every and t % self.flush_every == 0:
-            _flush_tiny(m, self.flush_below, d)
-            _flush_tiny(v, self.flush_below, d)
+        flush = self.flush_every and t % self.flush_every == 0
         # With m = (1 - b1) m_sum and v = (1 - b2) v_sum, the textbook step
         #   lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
         # is  c * m_sum / (sqrt(v_sum) + eps / k)  with  k = sqrt((1 - b2) / (1 - b2^t))
         # and c = lr (1 - b1) / ((1 - b1^t) k): all the constants in two scalars.
         k = math.sqrt((1.0 - b2) / (1.0 - b2**t))
-        np.sqrt(v, out=d)
-        d += self.eps / k
-        np.divide(m, d, out=d)
-        d *= lr * (1.0 - b1) / ((1.0 - b1**t) * k)
-        w -= d
+        eps_k, c = self.eps / k, lr * (1.0 - b1) / ((1.0 - b1**t) * k)
+
+        def rows(part):  # every element on its own: a large array is shared by threads
+            w_, g_, m_, v_, d_ = w[part], g[part], m[part], v[part], d[part]
+            m_ *= b1  # m_sum = b1 m_sum + g
+            m_ += g_
+            np.multiply(g_, g_, out=d_)  # v_sum = b2 v_sum + g^2
+            v_ *= b2
+            v_ += d_
+            if flush:
+                _flush_tiny(m_, self.flush_below, d_)
+                _flush_tiny(v_, self.flush_below, d_)
+            np.sqrt(v_, out=d_)
+            d_ += eps_k
+            np.divide(m_, d_, out=d_)
+            d_ *= c
+            w_ -= d_
+
+        by_rows(rows, w)
 
     def spec(self):
         return {**super().spec(), "betas": [self.b1, self.b2], "eps": self.eps}

@@ -31,6 +31,7 @@ from scratchnet.layers.conv import Conv2D
 from scratchnet.layers.dense import Dense
 from scratchnet.layers.dropout import Flatten
 from scratchnet.layers.pooling import AvgPool2D, MaxPool2D
+from scratchnet.parallel import even_chunks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MNIST_IMAGES = REPO_ROOT.parent / "shared" / "data" / "mnist-t10k" / "t10k-images-idx3-ubyte.gz"
@@ -303,13 +304,25 @@ def test_conv_layouts_and_chunks_agree_in_float32():
 
 
 def test_conv_chunk_boundaries_follow_workspace_bytes():
+    import math
+
     layer = Conv2D(1, 2, 3, dtype=np.float64)
     per_sample = (9 + 1) * 3 * 5 * 8  # (K+1) * Ho * Wp * itemsize, wide grid is Ho x Wp
     layer.workspace_bytes = 2 * per_sample
+    # Within the budget (3 batched samples, 2 wide ones), then evened out to a multiple
+    # of 4 chunks so that 2 or 4 threads get equal shares: 5 samples -> chunks of 2.
     plan = layer._plan((5, 1, 5, 5))
-    assert plan["layout"] == "batched" and plan["chunk"] == 2 * 5 // 3  # batched: Ho x Wo
+    assert plan["layout"] == "batched" and plan["chunk"] == 2
     layer.layout = "wide"
     assert layer._plan((5, 1, 5, 5))["chunk"] == 2
+    layer.workspace_bytes = 10**9
+    assert layer._plan((5, 1, 5, 5))["chunk"] == 5  # one chunk: nothing to even out
+    for n in (1, 7, 128, 1000):
+        for budget in (1, 3, 11, 64):
+            assert even_chunks(n, budget) <= budget or budget >= n
+    # The MNIST CNN's batches of 128: 2 chunks of 77 -> 4 of 32; 11 of 12 -> 12 of 11 (and 7).
+    assert [even_chunks(128, 77), math.ceil(128 / even_chunks(128, 77))] == [32, 4]
+    assert [even_chunks(128, 12), math.ceil(128 / even_chunks(128, 12))] == [11, 12]
 
 
 def test_conv_uses_each_layout_where_it_is_faster():

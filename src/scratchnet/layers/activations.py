@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
+from ..parallel import by_rows
 from .base import Layer, register_layer
 
 
@@ -110,11 +111,25 @@ class ReLU(Layer):
         self.inplace = inplace
 
     def forward(self, z):
-        self._mask = z > 0  # cached: the derivative is 1 where z > 0, else 0
-        return np.maximum(z, 0, out=z if self.inplace else None)  # NaN stays NaN
+        mask = np.empty(z.shape, dtype=bool)  # cached: the derivative is 1 where z > 0, else 0
+        a = z if self.inplace else np.empty_like(z)
+
+        def rows(part):  # all of the batch, or one thread's share of a large one
+            np.greater(z[part], 0, out=mask[part])
+            np.maximum(z[part], 0, out=a[part])  # NaN stays NaN
+
+        by_rows(rows, z)
+        self._mask = mask
+        return a
 
     def backward(self, grad_out):
-        return np.multiply(grad_out, self._mask, out=grad_out if self.inplace else None)
+        dz = grad_out if self.inplace else np.empty_like(grad_out)
+
+        def rows(part):
+            np.multiply(grad_out[part], self._mask[part], out=dz[part])
+
+        by_rows(rows, grad_out)
+        return dz
 
     def get_config(self):
         return {"inplace": self.inplace, "name": self.name}

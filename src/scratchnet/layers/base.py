@@ -45,6 +45,10 @@ class Layer:
     #: True for layers that may return their input itself or a view of it (Flatten,
     #: Dropout when not training): an in-place layer after one writes into that input.
     passes_input = False
+    #: True for layers that share each batch between scratchnet's worker threads
+    #: (Conv2D, pooling): with several workers, a model containing one trains in
+    #: "worker mode" (see scratchnet.parallel).
+    batch_parallel = False
 
     def __init__(self, name: str | None = None):
         self.name = name

@@ -28,6 +28,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from ..backend import as_float_dtype, default_rng, empty
 from ..errors import ConfigError, DTypeError, ScratchnetError, ShapeError
 from ..init import get_initializer
+from ..parallel import even_chunks, run_groups
 from .base import Layer, WeightsAndBias, check_positive_int, register_layer
 
 
@@ -174,6 +175,8 @@ class Conv2D(WeightsAndBias, Layer):
     dtype : float32 (default) or float64.
     """
 
+    batch_parallel = True  # shares each batch between worker threads
+
     #: Largest ``cols`` matrix (bytes) built at once; bigger batches go in chunks
     #: (sized to stay in the CPU cache between im2col and the matmul, see above).
     workspace_bytes = 2 * 2**20
@@ -209,7 +212,8 @@ class Conv2D(WeightsAndBias, Layer):
         }
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.reset_parameters(default_rng(rng))
-        self._ws = Workspace()
+        self._ws = Workspace()  # worker 0's (the calling thread's); see _workspace
+        self._worker_ws: list[Workspace] = []
         self._cache: dict | None = None
         #: "auto", "wide" or "batched": how im2col lays out the matrix (results are equal).
         self.layout = "auto"
@@ -285,11 +289,21 @@ class Conv2D(WeightsAndBias, Layer):
             raise ConfigError(f"{self.describe()}: the 'wide' layout needs stride 1")
         wg = wp if layout == "wide" else wo  # width of the grid of output pixels computed
         per_sample = (self.fan_in + 1) * ho * wg * self.dtype.itemsize
-        chunk = max(1, min(n, self.workspace_bytes // per_sample))
+        # An even number of chunks, whatever the thread count (see parallel.even_chunks).
+        chunk = even_chunks(n, max(1, min(n, self.workspace_bytes // per_sample)))
         return {"ho": ho, "wo": wo, "hp": hp, "wp": wp, "wg": wg, "layout": layout,
                 "chunk": chunk}
 
-    def _im2col(self, xp: np.ndarray, n0: int, n1: int, plan: dict) -> np.ndarray:
+    def _workspace(self, worker: int) -> Workspace:
+        """Scratch arrays of one worker thread (0: the calling thread)."""
+        if worker == 0:
+            return self._ws
+        while len(self._worker_ws) < worker:
+            self._worker_ws.append(Workspace())
+        return self._worker_ws[worker - 1]
+
+    def _im2col(self, xp: np.ndarray, n0: int, n1: int, plan: dict,
+                ws: Workspace | None = None) -> np.ndarray:
         """Receptive fields of samples ``n0:n1`` of the padded input, plus a row of ones.
 
         Rows ``(ch, i, j)`` (K = C_in*kh*kw of them, in the order of the columns of
@@ -304,7 +318,7 @@ class Conv2D(WeightsAndBias, Layer):
         n = n1 - n0
         xs = xp[n0:n1]
         if plan["layout"] == "wide":
-            cols = self._ws.take("cols", (k + 1, n, ho * wg), xp.dtype)
+            cols = (ws or self._ws).take("cols", (k + 1, n, ho * wg), xp.dtype)
             # Stride 1: flatten each (Hp, Wp) image. Output pixel (r, c) of the Ho x Wp
             # grid reads flat position r*Wp + c + (i*Wp + j), so for kernel offset (i, j)
             # the whole grid is one contiguous run starting at i*Wp + j. The run stops at
@@ -320,7 +334,7 @@ class Conv2D(WeightsAndBias, Layer):
             cols[:k, :, run:] = 0  # grid tail past the last output pixel: never read back
             cols[k] = 1
             return cols.reshape(k + 1, n * ho * wg)
-        cols = self._ws.take("cols", (n, k + 1, ho * wo), xp.dtype)
+        cols = (ws or self._ws).take("cols", (n, k + 1, ho * wo), xp.dtype)
         # (n, C, Hp-kh+1, Wp-kw+1, kh, kw): every window; keep every stride-th one.
         windows = sliding_window_view(xs, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
         cols[:, :k].reshape(n, c_in, kh, kw, ho, wo)[...] = windows.transpose(0, 1, 4, 5, 2, 3)
@@ -374,21 +388,33 @@ class Conv2D(WeightsAndBias, Layer):
             [self.params["W"].reshape(c_out, -1), self.params["b"][:, None]], axis=1
         )
         y = np.empty((n_total, c_out, ho, wo), dtype=self.dtype)
-        for n0 in range(0, n_total, chunk):
-            n1 = min(n_total, n0 + chunk)
-            cols = self._im2col(xp, n0, n1, plan)
-            if plan["layout"] == "wide":
-                # y2.T = cols.T @ [W2 | b].T: the same product as [W2 | b] @ cols, but in
-                # this orientation OpenBLAS runs it ~15% faster (measured).
-                y2t = self._ws.take("y2t", (cols.shape[1], c_out), self.dtype)
-                np.matmul(cols.T, wb.T, out=y2t)  # (n*Ho*Wp, K+1) @ (K+1, C_out)
-                # (n, Ho, Wp, C_out) -> drop the grid's extra columns -> (n, C_out, Ho, Wo)
-                y[n0:n1] = y2t.reshape(n1 - n0, ho, wg, c_out)[:, :, :wo].transpose(0, 3, 1, 2)
-            else:
-                # (C_out, K+1) @ (n, K+1, P) -> (n, C_out, P): already NCHW, written in place.
-                np.matmul(wb, cols, out=y[n0:n1].reshape(n1 - n0, c_out, ho * wo))
-        # The workspace now holds the last chunk's cols: backward starts with that chunk.
-        self._cache = {"x_shape": x.shape, "xp": xp, "plan": plan, "last_cols_kept": True}
+        starts = range(0, n_total, chunk)
+
+        def chunks(group: range, worker: int) -> int | None:
+            """Compute the chunks ``group`` (indices into ``starts``) on one thread."""
+            ws = self._workspace(worker)
+            for c in group:
+                n0 = starts[c]
+                n1 = min(n_total, n0 + chunk)
+                cols = self._im2col(xp, n0, n1, plan, ws)
+                if plan["layout"] == "wide":
+                    # y2.T = cols.T @ [W2 | b].T: the same product as [W2 | b] @ cols, but
+                    # in this orientation OpenBLAS runs it ~15% faster (measured).
+                    y2t = ws.take("y2t", (cols.shape[1], c_out), self.dtype)
+                    np.matmul(cols.T, wb.T, out=y2t)  # (n*Ho*Wp, K+1) @ (K+1, C_out)
+                    # (n, Ho, Wp, C_out) -> drop the grid's extra columns -> (n, C_out, Ho, Wo)
+                    y[n0:n1] = y2t.reshape(n1 - n0, ho, wg, c_out)[:, :, :wo].transpose(
+                        0, 3, 1, 2)
+                else:
+                    # (C_out, K+1) @ (n, K+1, P) -> (n, C_out, P): already NCHW, in place.
+                    np.matmul(wb, cols, out=y[n0:n1].reshape(n1 - n0, c_out, ho * wo))
+            return group[-1] if len(group) else None
+
+        # Each worker's workspace now holds the cols of its group's last chunk: backward
+        # starts there. (One worker, one thread: the batch's last chunk.)
+        last = run_groups(chunks, len(starts))
+        self._cache = {"x_shape": x.shape, "xp": xp, "plan": plan,
+                       "cols_held": dict(enumerate(last))}
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
@@ -412,48 +438,59 @@ class Conv2D(WeightsAndBias, Layer):
             )
         wide = plan["layout"] == "wide"
         w2 = self.params["W"].reshape(c_out, k)
-        # d[W2 | b] accumulated over chunks: its last column is db, because the bias
-        # entered the matmul as a weight on the row of ones.
-        gwb = np.zeros((c_out, k + 1), dtype=self.dtype)
         want_dx = self.needs_input_grad  # False for a network's first layer during fit
         if want_dx:
             dxp = np.zeros((n_total, c_in, plan["hp"], plan["wp"]), dtype=self.dtype)
         starts = range(0, n_total, chunk)
-        # Last chunk first: its cols are still in the workspace, unless an earlier backward
-        # pass after the same forward has overwritten them, as this one is about to do
-        # (rebuilt chunks, dcols below).
-        kept = cache["last_cols_kept"]
-        cache["last_cols_kept"] = False
-        for n0 in reversed(starts):
-            n1 = min(n_total, n0 + chunk)
-            n = n1 - n0
-            if kept and n0 == starts[-1]:
-                shape = (k + 1, n * ho * wg) if wide else (n, k + 1, ho * wo)
-                cols = self._ws.take("cols", shape, self.dtype)
-            else:
-                cols = self._im2col(cache["xp"], n0, n1, plan)
-            if wide:
-                # dy on the output grid as (C_out, n, Ho, Wp); the extra columns get 0.
-                dy4 = self._ws.take("dy4", (c_out, n, ho, wg), self.dtype)
-                dy4[..., :wo] = dy[n0:n1].transpose(1, 0, 2, 3)
-                dy4[..., wo:] = 0
-                dy2 = dy4.reshape(c_out, n * ho * wg)
-                # d[W2 | b] = dy2 @ cols.T, computed transposed (faster in OpenBLAS)
-                gwb += (cols @ dy2.T).T  # ((K+1, n*Ho*Wp) @ (n*Ho*Wp, C_out)).T
+        # d[W2 | b], one term per chunk: its last column is db, because the bias entered
+        # the matmul as a weight on the row of ones. The terms are added up below, in one
+        # order whatever the number of threads, so the sum is too.
+        terms: list[np.ndarray | None] = [None] * len(starts)
+        # Each worker goes through its group from last chunk to first: the last chunk's
+        # cols are still in its workspace, unless an earlier backward pass after the same
+        # forward has overwritten them, as this one is about to do (rebuilt chunks, dcols).
+        held = cache["cols_held"]
+        cache["cols_held"] = {}
+
+        def chunks(group: range, worker: int) -> None:
+            ws = self._workspace(worker)
+            for c in reversed(group):
+                n0 = starts[c]
+                n1 = min(n_total, n0 + chunk)
+                n = n1 - n0
+                if held.get(worker) == c:
+                    shape = (k + 1, n * ho * wg) if wide else (n, k + 1, ho * wo)
+                    cols = ws.take("cols", shape, self.dtype)
+                else:
+                    cols = self._im2col(cache["xp"], n0, n1, plan, ws)
+                if wide:
+                    # dy on the output grid as (C_out, n, Ho, Wp); the extra columns get 0.
+                    dy4 = ws.take("dy4", (c_out, n, ho, wg), self.dtype)
+                    dy4[..., :wo] = dy[n0:n1].transpose(1, 0, 2, 3)
+                    dy4[..., wo:] = 0
+                    dy2 = dy4.reshape(c_out, n * ho * wg)
+                    # d[W2 | b] = dy2 @ cols.T, computed transposed (faster in OpenBLAS)
+                    terms[c] = (cols @ dy2.T).T  # ((K+1, n*Ho*Wp) @ (n*Ho*Wp, C_out)).T
+                    if want_dx:
+                        # dcols go into the cols buffer: this chunk's cols are done with,
+                        # and one buffer instead of two keeps the chunk in the CPU cache.
+                        dcols = ws.take("cols", (k, n * ho * wg), self.dtype)
+                        np.matmul(w2.T, dy2, out=dcols)  # (K, C_out) @ (C_out, n*Ho*Wp)
+                else:
+                    dy3 = np.ascontiguousarray(dy[n0:n1]).reshape(n, c_out, ho * wo)
+                    # per sample (C_out, P) @ (P, K+1), summed over the samples
+                    terms[c] = np.matmul(dy3, cols.transpose(0, 2, 1)).sum(axis=0)
+                    if want_dx:
+                        dcols = ws.take("cols", (n, k, ho * wo), self.dtype)  # as above
+                        # (K, C_out) @ (n, C_out, P) -> (n, K, P)
+                        np.matmul(w2.T, dy3, out=dcols)
                 if want_dx:
-                    # dcols go into the cols buffer: this chunk's cols are done with, and
-                    # one buffer instead of two keeps the chunk in the CPU cache (measured).
-                    dcols = self._ws.take("cols", (k, n * ho * wg), self.dtype)
-                    np.matmul(w2.T, dy2, out=dcols)  # (K, C_out) @ (C_out, n*Ho*Wp)
-            else:
-                dy3 = np.ascontiguousarray(dy[n0:n1]).reshape(n, c_out, ho * wo)
-                # per sample (C_out, P) @ (P, K+1), summed over the samples
-                gwb += np.matmul(dy3, cols.transpose(0, 2, 1)).sum(axis=0)
-                if want_dx:
-                    dcols = self._ws.take("cols", (n, k, ho * wo), self.dtype)  # as above
-                    np.matmul(w2.T, dy3, out=dcols)  # (K, C_out) @ (n, C_out, P) -> (n, K, P)
-            if want_dx:
-                self._col2im_add(dcols, dxp[n0:n1], plan)
+                    self._col2im_add(dcols, dxp[n0:n1], plan)
+
+        run_groups(chunks, len(starts))
+        gwb = np.zeros((c_out, k + 1), dtype=self.dtype)
+        for term in reversed(terms):  # last chunk first, as a single thread goes
+            gwb += term
         self.grads["W"][...] = gwb[:, :k].reshape(self.params["W"].shape)
         self.grads["b"][...] = gwb[:, k]
         if not want_dx:
@@ -466,6 +503,7 @@ class Conv2D(WeightsAndBias, Layer):
     def astype(self, dtype) -> Conv2D:
         super().astype(dtype)
         self._ws.clear()
+        self._worker_ws = []
         self._cache = None
         return self
 

@@ -7,6 +7,7 @@ import numpy as np
 from ..backend import as_float_dtype, default_rng, empty
 from ..errors import ShapeError
 from ..init import get_initializer
+from ..parallel import by_rows
 from .base import Layer, WeightsAndBias, check_positive_int, register_layer
 
 
@@ -83,17 +84,37 @@ class Dense(WeightsAndBias, Layer):
                 f"each sample must have {self.n_in} features, this one has {x.shape[1]}"
             )
         self._x = x  # cached: dW needs the input
-        z = x @ self.params["W"]
-        z += self.params["b"]
+        W, b = self.params["W"], self.params["b"]
+        z = np.empty((len(x), self.n_out), dtype=np.result_type(x, W))
+
+        # Each row of z is its own sample: with several threads (scratchnet.parallel),
+        # each computes its share of the batch; otherwise `rows` is all of it.
+        def rows(part):
+            np.matmul(x[part], W, out=z[part])  # (batch, in) @ (in, out)
+            z[part] += b
+
+        by_rows(rows, z, cost=len(x) * self.n_in * self.n_out // 16)
         return z
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         dz = grad_out  # dL/dz, (batch, out)
-        np.matmul(self._x.T, dz, out=self.grads["W"])  # (in, batch) @ (batch, out)
+        x, W, dW = self._x, self.params["W"], self.grads["W"]
+        work = len(x) * self.n_in * self.n_out // 16
+
+        def dw_rows(part):  # row i of dW belongs to input i: threads split the inputs
+            np.matmul(x[:, part].T, dz, out=dW[part])  # (in, batch) @ (batch, out)
+
+        by_rows(dw_rows, dW, cost=work)
         dz.sum(axis=0, out=self.grads["b"])  # (out,)
         if not self.needs_input_grad:
             return None
-        return dz @ self.params["W"].T  # (batch, out) @ (out, in) -> dL/dx
+        dx = np.empty((len(dz), self.n_in), dtype=np.result_type(dz, W))
+
+        def dx_rows(part):  # and the samples for dL/dx
+            np.matmul(dz[part], W.T, out=dx[part])  # (batch, out) @ (out, in) -> dL/dx
+
+        by_rows(dx_rows, dx, cost=work)
+        return dx
 
     def output_shape(self, input_shape):
         return (self.n_out,)
