@@ -54,7 +54,14 @@ def build(kind: str):
 
 
 def profile(kind: str, batches: int, clock=time.perf_counter) -> dict[str, float]:
+    from scratchnet.parallel import worker_mode
+
     model, X, y, batch = build(kind)
+    with worker_mode(model.layers):  # as fit does (see scratchnet.parallel)
+        return _profile(model, X, y, batch, batches, clock)
+
+
+def _profile(model, X, y, batch, batches, clock) -> dict[str, float]:
     loss, opt = model.loss, model.optimizer
     params = model.parameters()
     first = next(i for i, layer in enumerate(model.layers) if layer.params)
@@ -98,7 +105,13 @@ def main(argv=None) -> int:
     ap.add_argument("--batches", type=int, default=None,
                     help="steps to time (default: mlp 469, cnn 20, xor 10,000)")
     ap.add_argument("--cpu", action="store_true", help="CPU time instead of wall time")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="scratchnet's worker threads (scratchnet.set_num_threads)")
     args = ap.parse_args(argv)
+    if args.threads:
+        from scratchnet import set_num_threads
+
+        set_num_threads(args.threads)
     batches = args.batches or {"mlp": 469, "cnn": 20, "xor": 10_000}[args.model]
     clock = time.process_time if args.cpu else time.perf_counter
     profile(args.model, min(batches, 3), clock)  # warm-up: first-touch allocations, threads

@@ -309,10 +309,11 @@ def test_conv_chunk_boundaries_follow_workspace_bytes():
     layer = Conv2D(1, 2, 3, dtype=np.float64)
     per_sample = (9 + 1) * 3 * 5 * 8  # (K+1) * Ho * Wp * itemsize, wide grid is Ho x Wp
     layer.workspace_bytes = 2 * per_sample
-    # Within the budget (3 batched samples, 2 wide ones), then evened out to a multiple
-    # of 4 chunks so that 2 or 4 threads get equal shares: 5 samples -> chunks of 2.
+    # Within the budget (3 batched samples, 2 wide ones), then evened out to an even
+    # number of chunks so that 2 threads get equal shares: 5 samples -> 2 chunks of 3
+    # (batched), 4 chunks of 2 (wide).
     plan = layer._plan((5, 1, 5, 5))
-    assert plan["layout"] == "batched" and plan["chunk"] == 2
+    assert plan["layout"] == "batched" and plan["chunk"] == 3
     layer.layout = "wide"
     assert layer._plan((5, 1, 5, 5))["chunk"] == 2
     layer.workspace_bytes = 10**9
@@ -320,8 +321,8 @@ def test_conv_chunk_boundaries_follow_workspace_bytes():
     for n in (1, 7, 128, 1000):
         for budget in (1, 3, 11, 64):
             assert even_chunks(n, budget) <= budget or budget >= n
-    # The MNIST CNN's batches of 128: 2 chunks of 77 -> 4 of 32; 11 of 12 -> 12 of 11 (and 7).
-    assert [even_chunks(128, 77), math.ceil(128 / even_chunks(128, 77))] == [32, 4]
+    # The MNIST CNN's batches of 128: 2 chunks of 77 -> 2 of 64; 11 of 12 -> 12 of 11 (and 7).
+    assert [even_chunks(128, 77), math.ceil(128 / even_chunks(128, 77))] == [64, 2]
     assert [even_chunks(128, 12), math.ceil(128 / even_chunks(128, 12))] == [11, 12]
 
 

@@ -93,13 +93,13 @@ class Dense(WeightsAndBias, Layer):
             np.matmul(x[part], W, out=z[part])  # (batch, in) @ (in, out)
             z[part] += b
 
-        by_rows(rows, z, cost=len(x) * self.n_in * self.n_out // 16)
+        by_rows(rows, z, cost=len(x) * self.n_in * self.n_out // 32)
         return z
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         dz = grad_out  # dL/dz, (batch, out)
         x, W, dW = self._x, self.params["W"], self.grads["W"]
-        work = len(x) * self.n_in * self.n_out // 16
+        work = len(x) * self.n_in * self.n_out // 32
 
         def dw_rows(part):  # row i of dW belongs to input i: threads split the inputs
             np.matmul(x[:, part].T, dz, out=dW[part])  # (in, batch) @ (batch, out)
