@@ -87,10 +87,16 @@ def test_quiet_fashion_names_and_no_augment(synthetic_t10k, tmp_path, capsys):
 
 
 def test_cnn_on_real_digits(t10k_dir, tmp_path, capsys):
+    from scratchnet import parallel
+
     out = tmp_path / "run"
-    rc = cli.main(["mnist", "--model", "cnn", "--data-dir", str(t10k_dir), "--train-limit",
-                   "256", "--test-limit", "100", "--epochs", "1", "--batch-size", "32",
-                   "--out", str(out)])
+    try:  # two worker threads: the CNN trains in worker mode (scratchnet.parallel)
+        rc = cli.main(["mnist", "--model", "cnn", "--data-dir", str(t10k_dir), "--train-limit",
+                       "256", "--test-limit", "100", "--epochs", "1", "--batch-size", "32",
+                       "--threads", "2", "--out", str(out)])
+        assert parallel.get_num_threads() == 2
+    finally:
+        parallel.set_num_threads(1)
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "CNN on MNIST" in captured.out and "225,482 parameters" in captured.out
@@ -102,6 +108,7 @@ def test_cnn_on_real_digits(t10k_dir, tmp_path, capsys):
     (["--split-test", "10000"], "between 1 and 9,999"),
     (["--val-split", "1.5"], "validation split must be a fraction"),
     (["--epochs", "0"], "epochs must be an integer"),
+    (["--threads", "0"], "number of threads must be a positive integer, got 0"),
 ])
 def test_bad_options_exit_2_with_one_line(synthetic_t10k, tmp_path, capsys, argv, message):
     rc = cli.main(["mnist", "--data-dir", str(synthetic_t10k), "--out", str(tmp_path / "r"),

@@ -75,6 +75,9 @@ def register(subparsers) -> None:
                    help="run folder (default: runs/mnist-<timestamp>/)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress; print only the test accuracy and the run folder")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="worker threads for the batch (default: $SCRATCHNET_NUM_THREADS or 1; "
+                        "see scratchnet.parallel)")
     add_checkpoint_arguments(p)
     p.set_defaults(func=run)
 
@@ -90,8 +93,11 @@ def run(args: argparse.Namespace) -> int:
         save_mnist_run,
         train_mnist,
     )
+    from ..parallel import set_num_threads
     from ..report import default_run_dir
 
+    if args.threads is not None:
+        set_num_threads(args.threads)  # a bad number is a ConfigError, reported by the CLI
     cfg = MnistConfig(
         model=args.model, dataset=args.dataset, data_dir=args.data_dir,
         split_test=args.split_test, epochs=args.epochs, batch_size=args.batch_size,
