@@ -176,11 +176,14 @@ def by_rows(fn: Callable[[slice], object], a, cost: int | None = None) -> None:
     others. ``cost``: the work in element-wise operations (default ``a.size``); a
     matrix product ``(m, k) @ (k, n)`` counts as ``m * k * n // 32`` (measured: BLAS
     does about 30 multiply-adds in the time of one element-wise operation)."""
+    if _blas_before is None:
+        # Not in worker mode (BLAS's threads may be spinning on the other cores), or a
+        # single worker: all of it, here. The common case, so checked first.
+        fn(...)
+        return
     rows = a.shape[0] if a.ndim else 0
     cost = a.size if cost is None else cost
-    # Only in worker mode: outside it, BLAS's threads may be spinning on the other cores.
-    held = _blas_before is not None
-    parts = min(workers_for(rows), cost // MIN_ELEMENTS_PER_WORKER) if held else 1
+    parts = min(workers_for(rows), cost // MIN_ELEMENTS_PER_WORKER)
     if parts <= 1:
         fn(...)
         return
