@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ConfigError, DataError, ShapeError
-from .layers.activations import sigmoid, softmax
+from .layers.activations import row_max, sigmoid, softmax
 
 
 class Loss:
@@ -215,15 +215,18 @@ class SoftmaxCrossEntropy(Loss):
         # log_softmax and softmax share their work: with s = z - max(z) and e = exp(s),
         # log p = s - log(sum e) and p = e / sum e. Computing both here (the same
         # operations as log_softmax() and softmax()) lets backward reuse p.
-        shifted = z - z.max(axis=1, keepdims=True)
+        shifted = z - row_max(z, axis=1)
         e = np.exp(shifted)
         total = e.sum(axis=1, keepdims=True)
-        logp = shifted - np.log(total)
+        log_total = np.log(total)
         e /= total
         self._probs, self._probs_of = e, z
         if y.ndim == 1:
-            return -logp[np.arange(len(y)), y].sum(dtype=np.float64) / len(y)
-        return -np.sum(y * logp, dtype=np.float64) / len(z)
+            # -mean(log p[i, y_i]) with log p = shifted - log(total): only the picked
+            # entries are needed, not the whole log p.
+            picked = shifted[np.arange(len(y)), y]
+            return (log_total.sum(dtype=np.float64) - picked.sum(dtype=np.float64)) / len(y)
+        return -np.sum(y * (shifted - log_total), dtype=np.float64) / len(z)
 
     def _backward(self, z, y):
         if self._probs_of is z:  # p from the forward pass; used once, as it is modified

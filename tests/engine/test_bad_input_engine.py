@@ -306,3 +306,18 @@ def test_inplace_relu_is_refused_where_it_would_overwrite_needed_data():
     with pytest.raises(ConfigError, match="inplace must be True or False, got 1"):
         ReLU(inplace=1)
     Sequential([Dense(2, 4), ReLU(inplace=True), ReLU(inplace=True), Dense(4, 1)])  # fine
+
+
+def test_the_finiteness_check_tells_overflowing_sums_from_nan_and_inf():
+    model = Sequential([Dense(3, 2)], seed=0)
+    huge = np.full((4, 3), 3e38, dtype=np.float32)  # finite, but their sum is inf
+    with np.errstate(over="ignore"):
+        assert np.isinf(huge.sum())
+    assert model._check_X(huge) is huge
+    for bad in (np.nan, np.inf, -np.inf):
+        X = np.ones((5, 3), dtype=np.float32)
+        X[3, 1] = bad
+        with pytest.raises(DataError, match=r"contains NaN or inf \(first at index \(3, 1\)\)"):
+            model._check_X(X)
+        with pytest.raises(DataError, match=r"first at index \(1, 3\)"):
+            model._check_X(np.asfortranarray(X.T))  # not C-contiguous: the other path
