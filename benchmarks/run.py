@@ -509,7 +509,9 @@ def render_markdown(info: dict, cfg: dict, runs: dict[int, dict[str, TaskResult]
       "(imports and data preparation excluded), median and min–max.")
     a("")
     a("Thread counts: every peer ran with the same number of threads, "
-      + " and again with ".join(str(k) for k in counts) + " (each section below). "
+      + " and again with ".join(str(k) for k in counts) + " (each section below; for "
+      "scratchnet that includes its own worker threads, `SCRATCHNET_NUM_THREADS`, which the "
+      "CNN uses with BLAS held to one thread, see performance.md). "
       "With other jobs on the machine, a second thread is often no help and sometimes a "
       "large loss (a thread that waits for a busy core holds up its partner), so the "
       "1-thread numbers are the steadier comparison.")
