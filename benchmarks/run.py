@@ -266,10 +266,6 @@ def summarize(results: dict[str, TaskResult], cfg: dict) -> dict:
     def ordered(tr, base):
         return [base, *[p for p in tr.peers if p != base]] if base in tr.peers else tr.peers
 
-    def ordered_with(tr, base):
-        """The baseline first, then every other peer."""
-        return ordered(tr, base)
-
     if "xor" in results:
         tr = results["xor"]
         work = f"XOR 2-2-1, {cfg['xor_steps']:,} full-batch steps"
@@ -292,7 +288,7 @@ def summarize(results: dict[str, TaskResult], cfg: dict) -> dict:
             for p in tr.peers:
                 times[("mlp", p, work)] = _times(tr.runs[p], "epoch_seconds", e)
             base = best_torch("mlp", tr, work)
-            for p in ordered_with(tr, base):
+            for p in ordered(tr, base):
                 add("mlp", work, p, 0.7 if p == "scratchnet" else None, flops, base)
             if peak:
                 out["floors"].append((work, flops, flops / (peak * 1e9),
@@ -307,7 +303,7 @@ def summarize(results: dict[str, TaskResult], cfg: dict) -> dict:
         for p in tr.peers:
             times[("cnn", p, work)] = _times(tr.runs[p], scale=ROWS_PER_EPOCH / rows_done)
         base = best_torch("cnn", tr, work)
-        for p in ordered_with(tr, base):
+        for p in ordered(tr, base):
             add("cnn", work, p, 1.0 if p == "scratchnet" else None, flops, base)
         if peak:
             out["floors"].append((work, flops, flops / (peak * 1e9),

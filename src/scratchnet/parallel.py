@@ -141,17 +141,16 @@ def run_groups(fn: Callable[[range, int], object], n_items: int) -> list:
     """Call ``fn(group, worker)`` for contiguous groups of ``range(n_items)``, one group per
     worker, and return the results in group order. With one thread (or one item) this
     is simply ``[fn(range(n_items), 0)]``, on the calling thread."""
-    workers = workers_for(n_items)
     if getattr(_local, "busy", False):
         return [fn(range(n_items), 0)]  # already inside a group: BLAS is single-threaded
-    if workers == 1:
-        # One BLAS thread here too: a multi-threaded BLAS may round differently, and the
-        # results must not depend on the number of threads.
-        with _blas_single_threaded():
-            return [fn(range(n_items), 0)]
-    groups = split(n_items, workers)
-    pool = _get_pool()
+    workers = workers_for(n_items)
+    # One BLAS thread also with one worker: a multi-threaded BLAS may round differently,
+    # and the results must not depend on the number of threads.
     with _blas_single_threaded():
+        if workers == 1:
+            return [fn(range(n_items), 0)]
+        groups = split(n_items, workers)
+        pool = _get_pool()
         futures = [pool.submit(_as_worker, fn, g, w) for w, g in enumerate(groups) if w]
         try:
             first = _as_worker(fn, groups[0], 0)  # the calling thread takes group 0

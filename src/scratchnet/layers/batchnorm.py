@@ -33,9 +33,7 @@ def _per_feature_sum(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
 class _BatchNorm(Layer):
     """Shared forward/backward of BatchNorm1d and BatchNorm2d (math: see BatchNorm1d)."""
 
-    #: axes the statistics are taken over; set by subclasses
-    _axes: tuple[int, ...] = (0,)
-    _ndim = 2
+    _ndim = 2  # input rank; statistics over every axis but axis 1 (_per_feature_sum)
     _what = "(batch, features)"
 
     def __init__(
@@ -252,7 +250,6 @@ class BatchNorm1d(_BatchNorm):
     dtype : float32 (default) or float64.
     """
 
-    _axes = (0,)
     _ndim = 2
     _what = "(batch, features)"
 
@@ -274,7 +271,6 @@ class BatchNorm2d(_BatchNorm):
     dtype : float32 (default) or float64.
     """
 
-    _axes = (0, 2, 3)
     _ndim = 4
     _what = "(batch, channels, height, width)"
 

@@ -93,13 +93,17 @@ class Dense(WeightsAndBias, Layer):
             np.matmul(x[part], W, out=z[part])  # (batch, in) @ (in, out)
             z[part] += b
 
-        by_rows(rows, z, cost=len(x) * self.n_in * self.n_out // 32)
+        by_rows(rows, z, cost=self._product_cost(len(x)))
         return z
+
+    def _product_cost(self, batch: int) -> int:
+        """One of this layer's matrix products, in by_rows' element-wise units."""
+        return batch * self.n_in * self.n_out // 32
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         dz = grad_out  # dL/dz, (batch, out)
         x, W, dW = self._x, self.params["W"], self.grads["W"]
-        work = len(x) * self.n_in * self.n_out // 32
+        work = self._product_cost(len(x))
 
         def dw_rows(part):  # row i of dW belongs to input i: threads split the inputs
             np.matmul(x[:, part].T, dz, out=dW[part])  # (in, batch) @ (batch, out)

@@ -104,6 +104,17 @@ class _Pool2D(Layer):
         step = max(1, self.chunk_bytes * workers_for(n) // max(1, sample_bytes))
         return [slice(n0, min(n, n0 + step)) for n0 in range(0, n, step)]
 
+    def _for_each_chunk(self, n: int, sample_bytes: int, body) -> None:
+        """``body(rows)`` for every chunk of the batch (:meth:`_chunks`), the chunks shared
+        between the worker threads in contiguous groups."""
+        chunks = self._chunks(n, sample_bytes)
+
+        def group_of(group: range, worker: int) -> None:  # one thread's chunks
+            for g in group:
+                body(chunks[g])
+
+        run_groups(group_of, len(chunks))
+
     def _windows(self, xp: np.ndarray, ho: int, wo: int):
         """Function ``(i, j) -> (N, C, Ho, Wo)`` view of element (i, j) of every window."""
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
@@ -250,29 +261,27 @@ class MaxPool2D(_Pool2D):
         number = np.min_scalar_type(no_winner).type  # uint8 up to 255 offsets
         y = np.empty((n, c, ho, wo), dtype=x.dtype)
         winner = np.zeros(y.shape, dtype=number)
-        chunks = self._chunks(n, xp[0].nbytes)
 
-        def scan(group: range, worker: int) -> None:  # one thread's chunks
-            for rows in (chunks[g] for g in group):
-                window = self._windows(xp[rows], ho, wo)
-                best, won = y[rows], winner[rows]
-                v = np.empty(best.shape, dtype=x.dtype)  # one offset's elements, contiguous
-                moved = np.empty(best.shape, dtype=bool)  # v > running max, per window
-                mark = np.empty(best.shape, dtype=number)
-                best[...] = window(*offsets[0])
-                for k, (i, j) in enumerate(offsets[1:], start=1):
-                    # Copying the strided window once is cheaper than reading it twice.
-                    np.copyto(v, window(i, j))
-                    np.greater(v, best, out=moved)  # strictly: a tie keeps the earlier one
-                    # winner = k where moved. Offsets come in increasing k, so every
-                    # recorded winner is below k and max(winner, k * moved) is exactly
-                    # that update (two passes; a masked assignment is ~30x slower).
-                    np.maximum(won, np.multiply(moved, number(k), out=mark), out=won)
-                    np.maximum(best, v, out=best)  # NaN propagates, like torch
-                np.isnan(best, out=moved)
-                np.maximum(won, np.multiply(moved, number(no_winner), out=mark), out=won)
+        def scan(rows: slice) -> None:  # one chunk of the batch
+            window = self._windows(xp[rows], ho, wo)
+            best, won = y[rows], winner[rows]
+            v = np.empty(best.shape, dtype=x.dtype)  # one offset's elements, contiguous
+            moved = np.empty(best.shape, dtype=bool)  # v > running max, per window
+            mark = np.empty(best.shape, dtype=number)
+            best[...] = window(*offsets[0])
+            for k, (i, j) in enumerate(offsets[1:], start=1):
+                # Copying the strided window once is cheaper than reading it twice below.
+                np.copyto(v, window(i, j))
+                np.greater(v, best, out=moved)  # strictly: a tie keeps the earlier element
+                # winner = k where moved. Offsets come in increasing k, so every recorded
+                # winner is below k and max(winner, k * moved) is exactly that update
+                # (two whole-array passes; a masked assignment is ~30x slower).
+                np.maximum(won, np.multiply(moved, number(k), out=mark), out=won)
+                np.maximum(best, v, out=best)  # NaN propagates, like torch
+            np.isnan(best, out=moved)
+            np.maximum(won, np.multiply(moved, number(no_winner), out=mark), out=won)
 
-        run_groups(scan, len(chunks))
+        self._for_each_chunk(n, xp[0].nbytes, scan)
         self._cache = {"x_shape": x.shape, "winner": winner, "y_shape": y.shape,
                        "dtype": x.dtype}
         return y
@@ -282,21 +291,19 @@ class MaxPool2D(_Pool2D):
         winner, x_shape = cache["winner"], cache["x_shape"]
         ho, wo = winner.shape[2:]
         dxp = self._grad_input(x_shape, grad_out.dtype, ho, wo)
-        chunks = self._chunks(x_shape[0], dxp[0].nbytes)
 
-        def scatter(group: range, worker: int) -> None:  # one thread's chunks
-            for rows in (chunks[g] for g in group):
-                dwindow = self._windows(dxp[rows], ho, wo)
-                won, dy = winner[rows], grad_out[rows]
-                hit = np.empty(won.shape, dtype=bool)
-                for k, (i, j) in enumerate(self._offsets()):
-                    np.equal(won, k, out=hit)
-                    if self.tiles:  # every input pixel is in exactly one window: assign
-                        np.multiply(dy, hit, out=dwindow(i, j))
-                    else:  # overlapping windows add up
-                        dwindow(i, j)[...] += dy * hit
+        def scatter(rows: slice) -> None:  # one chunk of the batch
+            dwindow = self._windows(dxp[rows], ho, wo)
+            won, dy = winner[rows], grad_out[rows]
+            hit = np.empty(won.shape, dtype=bool)
+            for k, (i, j) in enumerate(self._offsets()):
+                np.equal(won, k, out=hit)
+                if self.tiles:  # every input pixel is in exactly one window: assign
+                    np.multiply(dy, hit, out=dwindow(i, j))
+                else:  # overlapping windows add up
+                    dwindow(i, j)[...] += dy * hit
 
-        run_groups(scatter, len(chunks))
+        self._for_each_chunk(x_shape[0], dxp[0].nbytes, scatter)
         return self._crop(dxp, x_shape)
 
 
