@@ -168,7 +168,7 @@ class RMSprop(Optimizer):
         s, d = st["square_avg"], st["tmp"]
         if self.weight_decay:
             g = g + self.weight_decay * w
-        np.multiply(g, g, out=d)
+        np.square(g, out=d)  # the same numbers as g * g; NumPy's square loop is faster
         d *= 1.0 - self.alpha
         s *= self.alpha
         s += d
@@ -253,7 +253,7 @@ class Adam(Optimizer):
             w_, g_, m_, v_, d_ = w[part], g[part], m[part], v[part], d[part]
             m_ *= b1  # m_sum = b1 m_sum + g
             m_ += g_
-            np.multiply(g_, g_, out=d_)  # v_sum = b2 v_sum + g^2
+            np.square(g_, out=d_)  # v_sum = b2 v_sum + g^2 (square: faster than g_ * g_)
             v_ *= b2
             v_ += d_
             if flush:

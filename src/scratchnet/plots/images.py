@@ -48,6 +48,12 @@ def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, *, ncols
         otherwise ``vmin``/``vmax`` (default: each image's own range).
     cell : inches per image.  fig : draw into this figure (or subfigure) instead of a
         new one.
+
+    The whole grid is *one* Axes in which a pixel is one unit: image ``k`` is placed at
+    its row and column with ``imshow(..., extent=...)`` (each keeps its own colour
+    scale) and its title is a text above it. One Axes per image, the obvious way, made
+    matplotlib lay out and draw 64 sets of axes for 64 images: the figures of
+    ``scratchnet mnist`` took most of the command's time that way.
     """
     images = np.asarray(images)
     if images.ndim != 3 or images.shape[0] == 0:
@@ -55,30 +61,38 @@ def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, *, ncols
                          f"got {images.shape}")
     if titles is not None and len(titles) != len(images):
         raise ConfigError(f"image_grid: {len(titles)} titles for {len(images)} images")
-    n = len(images)
+    n, h, w = images.shape
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    extra = 0.2 * (max(t.count("\n") + 1 for t in titles) if titles else 0)
+    extra = 0.2 * (max(t.count("\n") + 1 for t in titles) if titles else 0)  # inches
+    gap = 0.12 * max(h, w)  # pixels between neighbouring images
+    inch = (w + gap) / cell  # pixels per inch: one image and one gap per cell
+    band = extra * inch  # height of a row's titles, in pixels
+    row = band + h + gap
     if fig is None:
-        fig, axes = new_figure(ncols * cell, nrows * (cell + extra) + (0.3 if title else 0),
-                               nrows, ncols, squeeze=False)
+        fig, ax = new_figure(ncols * cell, nrows * row / inch + (0.3 if title else 0))
     else:
-        axes = np.atleast_2d(fig.subplots(nrows, ncols, squeeze=False))
-    for k, ax in enumerate(axes.ravel()):
-        _hide_axes(ax)
-        if k >= n:
-            ax.set_visible(False)
-            continue
+        ax = fig.subplots()
+    ax.set_axis_off()
+    for k in range(n):
+        r, c = divmod(k, ncols)
+        x0, y0 = c * (w + gap), r * row + band  # top-left corner of image k
         img = images[k].astype(np.float64)
         if symmetric:
             m = float(np.max(np.abs(img))) or 1.0
             lo, hi = -m, m
         else:
             lo, hi = vmin, vmax
-        ax.imshow(img, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
+        # y grows downwards (the limits below), so extent's "bottom" is y0 + h.
+        ax.imshow(img, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest",
+                  extent=(x0, x0 + w, y0 + h, y0))
         if titles is not None:
             color = title_colors[k] if title_colors is not None else "black"
-            ax.set_title(titles[k], fontsize=fontsize, color=color, pad=2)
+            ax.text(x0 + w / 2, y0 - 0.08 * h, titles[k], fontsize=fontsize, color=color,
+                    ha="center", va="bottom", linespacing=1.2)
+    ax.set_xlim(-gap / 2, ncols * (w + gap) - gap / 2)
+    ax.set_ylim(nrows * row - gap / 2, 0)
+    ax.set_aspect("equal")
     if title:
         fig.suptitle(title)
     return fig
