@@ -137,6 +137,12 @@ def run(args: argparse.Namespace) -> int:
     elif name == "optimizers":
         kwargs.update(optimizers=args.optimizers)
     result = EXPERIMENTS[name](argv=command_line(args, ["experiment", name]), **kwargs)
+    print_result(result)
+    return 0
+
+
+def print_result(result) -> None:
+    """An experiment's (or lr-find's) title, table, notes and report path, on stdout."""
     print(result.title)
     print()
     print(result.table_text())
@@ -144,7 +150,6 @@ def run(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(note)
     print(f"\nreport: {result.report}")
-    return 0
 
 
 def command_line(args: argparse.Namespace, words: list[str]) -> list[str]:

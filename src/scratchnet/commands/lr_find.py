@@ -13,7 +13,7 @@ import sys
 
 from ..lessons.experiments import DATASETS
 from ..lessons.lr_find import LR_FIND_OPTIMIZERS, lr_find
-from .experiment import command_line
+from .experiment import command_line, print_result
 
 
 def register(subparsers) -> None:
@@ -55,13 +55,7 @@ def run(args: argparse.Namespace) -> int:
                      check_epochs=args.epochs or None, quick=args.quick, out=args.out,
                      progress=None if args.quiet else _progress,
                      argv=command_line(args, ["lr-find"]))
-    print(result.title)
-    print()
-    print(result.table_text())
-    print()
-    for note in result.notes:
-        print(note)
-    print(f"\nreport: {result.report}")
+    print_result(result)
     return 0
 
 
