@@ -708,8 +708,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="comma list of tasks: matmul,xor,xor-seeds,mlp,cnn,process")
     ap.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out")
     ap.add_argument("--data-dir", type=Path, default=None,
-                    help="folder with t10k-images-idx3-ubyte.gz (default: ../shared/data/mnist-t10k "
-                         "beside the repository)")
+                    help="folder with t10k-images-idx3-ubyte.gz (default: "
+                         "../shared/data/mnist-t10k beside the repository)")
     ap.add_argument("--mlp-epochs", type=int, default=None,
                     help="epochs per MLP run, each timed (default 2: the second shows Adam's "
                          "subnormal moments; --quick 1)")

@@ -213,6 +213,14 @@ def _get_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+def blas_threads() -> int:
+    """How many threads NumPy's BLAS may use for its next product (1 when unknown)."""
+    blas = _blas_controller()
+    if not blas:
+        return 1
+    return max((lib.num_threads for lib in blas.lib_controllers), default=1)
+
+
 def _blas_controller():
     """threadpoolctl's handle on the BLAS libraries loaded (NumPy's), or False."""
     global _blas

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
-from scratchnet import Sequential
+import scratchnet.optim as optim
+from scratchnet import Sequential, parallel
 from scratchnet.layers import Dense, ReLU, Sigmoid
 from scratchnet.layers.activations import log_softmax, sigmoid, softmax
 from scratchnet.losses import BCELoss, SoftmaxCrossEntropy
-from scratchnet.optim import SGD, Adam, Parameter
+from scratchnet.optim import SGD, Adam, AdamW, Parameter, RMSprop
 
 
 def _plain_sigmoid(z: np.ndarray) -> np.ndarray:
@@ -162,6 +164,49 @@ def test_inplace_adam_follows_the_textbook_formulas():
         opt.step([Parameter("w", w, g)])
         _adam_plain(w_ref, g.astype(np.float64), m, v, t, lr=1e-2)
     np.testing.assert_allclose(w, w_ref, rtol=1e-5, atol=1e-6)
+
+
+def _train_with_blas_threads(make, threads, monkeypatch, shape):
+    """Five steps of optimiser ``make()`` as if BLAS ran ``threads`` threads; the weights,
+    and the scratch buffer, which shows which way the last pass was written."""
+    monkeypatch.setattr(optim, "blas_threads", lambda: threads)
+    rng = np.random.default_rng(8)
+    w = rng.standard_normal(shape).astype(np.float32)
+    opt = make()
+    for _ in range(5):
+        opt.step([Parameter("w", w, rng.standard_normal(shape).astype(np.float32))])
+    return w, opt.state["w"]["tmp"]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SGD(lr=0.1),
+    lambda: SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    lambda: RMSprop(),
+    lambda: Adam(),
+    lambda: AdamW(),
+], ids=["sgd", "nesterov", "rmsprop", "adam", "adamw"])
+def test_the_last_pass_gives_the_same_weights_whichever_way_it_is_written(make, monkeypatch):
+    # With several BLAS threads, large arrays are updated as d = w - d, then w <- d (two
+    # plain passes) instead of w -= d; small ones, and every array at one thread, in place.
+    big = (200, 100)  # 20,000 >= SHARED_MIN_SIZE
+    assert np.prod(big) >= optim.SHARED_MIN_SIZE
+    w_one, tmp_one = _train_with_blas_threads(make, 1, monkeypatch, big)
+    w_two, tmp_two = _train_with_blas_threads(make, 2, monkeypatch, big)
+    np.testing.assert_array_equal(w_two, w_one)
+    assert np.array_equal(tmp_two, w_two)  # the two-pass way leaves the new weights here
+    assert not np.array_equal(tmp_one, w_one)  # in place: the step itself
+    small = (20, 10)
+    w_one, _ = _train_with_blas_threads(make, 1, monkeypatch, small)
+    w_two, tmp_two = _train_with_blas_threads(make, 2, monkeypatch, small)
+    np.testing.assert_array_equal(w_two, w_one)
+    assert not np.array_equal(tmp_two, w_two)  # small: in place even with two threads
+
+
+def test_blas_threads_reads_the_current_setting():
+    with threadpool_limits(1, user_api="blas"):
+        assert parallel.blas_threads() == 1
+    with threadpool_limits(2, user_api="blas"):
+        assert parallel.blas_threads() == 2
 
 
 def _mlp_step_plain(params, X, y, lr):
