@@ -128,3 +128,31 @@ def test_a_worker_runs_and_reports_over_its_protocol(tmp_path):
 def test_a_failing_worker_reports_its_error():
     with pytest.raises(bench.WorkerError, match="unknown task/peer"):
         bench.run_task("xor", ["nobody"], {}, threads=1, rounds=1, log=lambda msg: None)
+
+
+def test_cache_sharing_times_both_ways_for_every_shape_and_thread_count(capsys):
+    import cache_sharing
+
+    rows = cache_sharing.measure(reps=3)
+    shapes = [f"{i}x{o}" for i, o in cache_sharing.SHAPES]
+    assert [(r[0], r[1]) for r in rows] == [(s, t) for s in shapes for t in (1, 2)]
+    assert all(one > 0 and two > 0 for _, _, one, two in rows)
+    cache_sharing.main(["--reps", "2"])
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].split() == ["weights", "BLAS", "threads", "in", "place", "two",
+                                  "passes", "ratio"]
+    assert [line.split()[:2] for line in printed[1:]] == [[s, t] for s in shapes
+                                                          for t in ("1", "2")]
+
+
+def test_cache_sharing_updates_give_the_same_weights():
+    import cache_sharing
+
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((30, 20), dtype=np.float32)
+    d = rng.standard_normal((30, 20), dtype=np.float32)
+    a, b = w.copy(), w.copy()
+    cache_sharing.in_place(a, d.copy())
+    cache_sharing.two_passes(b, d.copy())
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, w - d)
