@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-from pathlib import Path
 
 import numpy as np
 import pytest
-from mnist_testdata import real_t10k_dir, synthetic_digits, write_synthetic_t10k
+from mnist_testdata import synthetic_digits
 
 from scratchnet.errors import ConfigError
 from scratchnet.lessons.mnist import (
@@ -29,16 +28,6 @@ from scratchnet.lessons.mnist import (
 from scratchnet.models import INPUT_SHAPES, mnist_cnn, mnist_mlp
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def t10k_dir() -> Path:
-    return real_t10k_dir()
-
-
-@pytest.fixture(scope="module")
-def synthetic_t10k(tmp_path_factory) -> Path:
-    return write_synthetic_t10k(tmp_path_factory.mktemp("synthetic-t10k"))
 
 
 # -- the models ---------------------------------------------------------------------------

@@ -12,23 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-from mnist_testdata import real_t10k_dir, write_synthetic_t10k
 
 from scratchnet import cli
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FILES = ("model.npz", "curves.png", "confusion.png", "weights.png", "mistakes.png",
          "report.html", "run.json")
-
-
-@pytest.fixture(scope="module")
-def t10k_dir() -> Path:
-    return real_t10k_dir()
-
-
-@pytest.fixture(scope="module")
-def synthetic_t10k(tmp_path_factory) -> Path:
-    return write_synthetic_t10k(tmp_path_factory.mktemp("synthetic-t10k"))
 
 
 def _check_run_folder(path: Path) -> dict:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
-from mnist_testdata import real_t10k_dir
 from PIL import Image, ImageDraw
 
 from scratchnet import cli, load_model
@@ -26,11 +24,6 @@ from scratchnet.model import Sequential
 from scratchnet.models import mnist_cnn, mnist_mlp
 
 ROWS = np.arange(28)
-
-
-@pytest.fixture(scope="module")
-def t10k_dir() -> Path:
-    return real_t10k_dir()
 
 
 def centre_of_mass(img: np.ndarray) -> tuple[float, float]:

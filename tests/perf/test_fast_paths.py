@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 import scratchnet.optim as optim
-from scratchnet import Sequential, parallel
+from scratchnet import Sequential
 from scratchnet.layers import Dense, ReLU, Sigmoid
 from scratchnet.layers.activations import log_softmax, sigmoid, softmax
 from scratchnet.losses import BCELoss, SoftmaxCrossEntropy
@@ -200,13 +199,6 @@ def test_the_last_pass_gives_the_same_weights_whichever_way_it_is_written(make, 
     w_two, tmp_two = _train_with_blas_threads(make, 2, monkeypatch, small)
     np.testing.assert_array_equal(w_two, w_one)
     assert not np.array_equal(tmp_two, w_two)  # small: in place even with two threads
-
-
-def test_blas_threads_reads_the_current_setting():
-    with threadpool_limits(1, user_api="blas"):
-        assert parallel.blas_threads() == 1
-    with threadpool_limits(2, user_api="blas"):
-        assert parallel.blas_threads() == 2
 
 
 def _mlp_step_plain(params, X, y, lr):

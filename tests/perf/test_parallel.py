@@ -139,6 +139,13 @@ def test_worker_mode_holds_blas_at_one_thread_and_gives_it_back(workers):
             assert set(_blas_threads()) == {2}
 
 
+def test_blas_threads_reads_the_current_setting():
+    with threadpool_limits(1, user_api="blas"):
+        assert parallel.blas_threads() == 1
+    with threadpool_limits(2, user_api="blas"):
+        assert parallel.blas_threads() == 2
+
+
 def _cnn():
     return Sequential([Conv2D(1, 6, 3), ReLU(inplace=True), MaxPool2D(2), Conv2D(6, 8, 3),
                        ReLU(inplace=True), MaxPool2D(2), Flatten(), Dropout(0.1),
