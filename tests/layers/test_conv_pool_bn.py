@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scratchnet.errors import ConfigError, DTypeError, ScratchnetError, ShapeError
+from scratchnet.gradcheck import central_differences
 from scratchnet.layers.activations import ReLU
 from scratchnet.layers.base import LAYER_TYPES
 from scratchnet.layers.batchnorm import BatchNorm1d, BatchNorm2d
@@ -41,17 +42,8 @@ MNIST_IMAGES = REPO_ROOT.parent / "shared" / "data" / "mnist-t10k" / "t10k-image
 def numeric_grad(loss, arr: np.ndarray, h: float = 1e-6) -> np.ndarray:
     """Central differences of ``loss()`` with respect to every element of ``arr`` (in place)."""
     assert arr.flags.c_contiguous  # reshape(-1) below must be a view
-    grad = np.empty_like(arr)
-    flat, gflat = arr.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
-        plus = loss()
-        flat[i] = old - h
-        minus = loss()
-        flat[i] = old
-        gflat[i] = (plus - minus) / (2 * h)
-    return grad
+    flat = arr.reshape(-1)
+    return central_differences(loss, flat, np.arange(flat.size), h).reshape(arr.shape)
 
 
 def rel_error(a: np.ndarray, b: np.ndarray) -> float:
