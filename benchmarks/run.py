@@ -662,16 +662,20 @@ def render_markdown(info: dict, cfg: dict, runs: dict[int, dict[str, TaskResult]
 def print_summary(k: int, summary: dict, log) -> None:
     log("")
     log(f"== {k} thread(s) ==")
-    log(f"{'work':<56} {'peer':<32} {'seconds (min-max)':<24} ratio to PyTorch (min-max)")
-    for row in summary["rows"]:
+    rows = summary["rows"]
+    # Columns as wide as their longest entry: a label cut short would hide what was timed.
+    ww = max([len("work"), *(len(row.work) for row in rows)])
+    pw = max([len("peer"), *(len(_label(row.peer)) for row in rows)])
+    log(f"{'work':<{ww}} {'peer':<{pw}} {'seconds (min-max)':<24} ratio to PyTorch (min-max)")
+    for row in rows:
         ratio = row.ratio.fmt("x") if row.ratio else "-"
         if row.met is not None:
             ratio += f"  target {row.target}: {'met' if row.met else 'NOT met'}"
-        log(f"{row.work[:56]:<56} {_label(row.peer)[:32]:<32} {row.seconds.fmt():<24} {ratio}")
+        log(f"{row.work:<{ww}} {_label(row.peer):<{pw}} {row.seconds.fmt():<24} {ratio}")
     if "machine_peak" in summary:
         log(f"matmul peak {summary['machine_peak']:.0f} GFLOP/s")
         for work, _, floor, meds, _ in summary["floors"]:
-            log(f"  floor {floor:.2f}s for {work[:50]}: " + ", ".join(
+            log(f"  floor {floor:.2f}s for {work}: " + ", ".join(
                 f"{_label(p)} {t / floor:.1f}x" for p, t in meds.items()))
     for task, peer, peak_b, _, rel in summary["memory"]:
         if rel is not None:

@@ -84,6 +84,27 @@ def test_ratios_are_taken_pair_by_pair():
     assert (st.median, st.lo, st.hi, st.n) == (2.0, 0.5, 3.0, 3)
 
 
+def test_the_printed_summary_keeps_every_label_whole():
+    work = "small CNN, one 60,000-row epoch (extrapolated from 8 batches, 1,024 rows)"
+    rows = [
+        bench.Row("cnn", work, "torch", bench.Stat.of([2.0, 2.2]), None, None),
+        bench.Row("cnn", work, "scratchnet", bench.Stat.of([1.8, 2.0]),
+                  bench.Stat.of([0.9, 0.91]), "torch", "<= 1", True),
+    ]
+    summary = {"rows": rows, "floors": [(work, 1e9, 0.5, {"scratchnet": 1.9}, 2.5)],
+               "memory": [], "machine_peak": 100.0}
+    lines: list[str] = []
+    bench.print_summary(1, summary, lines.append)
+    body = [line for line in lines if line.startswith("small CNN")]
+    assert len(body) == 2 and all(line.startswith(work + " ") for line in body)
+    assert body[1].split(work)[1].split()[:2] == ["scratchnet", "1.9s"]
+    assert "target <= 1: met" in body[1]
+    # the columns line up: every row's peer starts where the header's does
+    header = next(line for line in lines if line.startswith("work"))
+    assert body[0].index("PyTorch") == header.index("peer")
+    assert f"  floor 0.50s for {work}: scratchnet 3.8x" in lines
+
+
 def test_thread_counts():
     assert bench._thread_counts(None, 2, quick=False) == [1, 2]
     assert bench._thread_counts(None, 2, quick=True) == [1]
