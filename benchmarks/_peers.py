@@ -332,9 +332,17 @@ def _cnn_torch_net(inplace: bool = False):
                          nn.Linear(64 * 5 * 5, 128), nn.ReLU(inplace), nn.Linear(128, 10))
 
 
-def _mlp_scratchnet(cfg) -> Work:
+def _mlp_scratchnet(cfg, skip_zero_inputs: bool = True) -> Work:
     X, y, _ = _images(cfg, int(cfg["mlp_rows"]), flat=True)
-    return _scratchnet_classifier(cfg, X, y, _mlp_layers, int(cfg["mlp_epochs"]))
+
+    def layers():
+        # skip_zero_inputs=False: the first layer multiplies every pixel, blank or not,
+        # as PyTorch does (Dense's docstring); shows what leaving them out is worth.
+        first, *rest = _mlp_layers()
+        first.skip_zero_inputs = skip_zero_inputs
+        return [first, *rest]
+
+    return _scratchnet_classifier(cfg, X, y, layers, int(cfg["mlp_epochs"]))
 
 
 def _mlp_torch(cfg, inplace: bool = False) -> Work:
@@ -390,7 +398,9 @@ PEERS: dict[str, dict[str, Callable]] = {
         "scratchnet-stacked": lambda cfg: _xor_stacked(cfg, int(cfg["seeds"])),
         "torch-stacked": _seeds_torch,
     },
-    "mlp": {"scratchnet": _mlp_scratchnet, "torch": _mlp_torch,
+    "mlp": {"scratchnet": _mlp_scratchnet,
+            "scratchnet-dense": lambda cfg: _mlp_scratchnet(cfg, skip_zero_inputs=False),
+            "torch": _mlp_torch,
             "torch-inplace": lambda cfg: _mlp_torch(cfg, inplace=True), "sklearn": _mlp_sklearn},
     "cnn": {"scratchnet": _cnn_scratchnet, "torch": _cnn_torch,
             "torch-inplace": lambda cfg: _cnn_torch(cfg, inplace=True)},

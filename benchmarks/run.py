@@ -13,7 +13,8 @@ for what profiling found):
 * ``xor-seeds``: 1,000 such networks (seeds) trained at once as stacked arrays.
 * ``mlp``: MNIST MLP 784-256-128-10, Adam, batch 128, 60,000-row epochs (the real 10,000
   test digits tiled six times when ``../shared/data/mnist-t10k`` is there; synthetic
-  rows of the same shape otherwise).
+  rows of the same shape otherwise). scratchnet twice: as it trains by default, and
+  with every input multiplied (``Dense.skip_zero_inputs = False``, full run only).
 * ``cnn``: a small CNN (conv 32 3x3, pool, conv 64 3x3, pool, fc 128, fc 10) on a fixed
   number of batches, extrapolated to a 60,000-row epoch.
 * ``process``: start-up (``import scratchnet`` vs ``import torch``) and, when the
@@ -77,6 +78,7 @@ LABELS = {
     "scratchnet-fit": "scratchnet `Sequential.fit`",
     "scratchnet-stacked": "scratchnet stacked-seed trainer",
     "scratchnet-scalar": "scratchnet pure-Python trainer",
+    "scratchnet-dense": "scratchnet, blank inputs multiplied too",
     "torch": "PyTorch",
     "torch-stacked": "PyTorch, stacked",
     "torch-inplace": "PyTorch, ReLU(inplace=True)",
@@ -654,7 +656,11 @@ def render_markdown(info: dict, cfg: dict, runs: dict[int, dict[str, TaskResult]
       "PyTorch loop tracks loss and accuracy every batch too. XOR uses plain gradient "
       "descent, learning rate 1, binary cross-entropy on a sigmoid output, the four rows as "
       "one batch. The MLP's second epoch is listed separately: by then Adam's moments of "
-      "weights fed by always-blank pixels have decayed towards subnormal numbers.")
+      "weights fed by always-blank pixels have decayed towards subnormal numbers. "
+      "scratchnet's first Dense layer leaves out of its two products the pixels that are "
+      "blank in every image of the batch (about a third; see `Dense` and performance.md); "
+      "\"scratchnet, blank inputs multiplied too\" is the same run with "
+      "`skip_zero_inputs = False`, every input multiplied as PyTorch does.")
     a("")
     return "\n".join(L)
 
@@ -797,7 +803,10 @@ def main(argv=None) -> int:
         "matmul": ["numpy", "torch"],
         "xor": ["scratchnet-fit", "scratchnet-stacked", "scratchnet-scalar", "torch", *sk],
         "xor-seeds": ["scratchnet-stacked", "torch-stacked"],
-        "mlp": ["scratchnet", "torch", "torch-inplace", *sk],
+        # scratchnet-dense (every input multiplied, see Dense) is left out of --quick
+        # with scikit-learn: the quick run stays under a minute.
+        "mlp": ["scratchnet", "torch", "torch-inplace",
+                *([] if quick else ["scratchnet-dense"]), *sk],
         "cnn": ["scratchnet", "torch", "torch-inplace"],
     }
     argv_list = list(argv if argv is not None else sys.argv[1:])

@@ -322,3 +322,104 @@ def test_training_with_inplace_relu_ends_with_the_same_weights_bit_for_bit(kind)
     for k in weights[0]:
         np.testing.assert_array_equal(weights[0][k], weights[1][k], err_msg=k)
     np.testing.assert_array_equal(preds[0], preds[1])
+
+
+def _sparse_columns(rng, n: int, n_in: int, zero: np.ndarray, dtype) -> np.ndarray:
+    """Data whose columns ``zero`` are 0 for every sample (like MNIST's blank pixels)."""
+    x = rng.standard_normal((n, n_in)).astype(dtype)
+    x[:, zero] = 0
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_leaves_out_inputs_zero_in_the_whole_batch_with_the_same_numbers(dtype):
+    rng = np.random.default_rng(3)
+    zero = rng.choice(40, size=14, replace=False)  # 35% of the inputs
+    x = _sparse_columns(rng, 24, 40, zero, dtype)
+    dz = rng.standard_normal((24, 9)).astype(dtype)
+    results = {}
+    for skip in (True, False):
+        layer = Dense(40, 9, rng=0, dtype=dtype)
+        layer.skip_min_work = 0  # this small layer too
+        layer.skip_zero_inputs = skip
+        layer.needs_input_grad = False  # as fit sets it for the first layer
+        z = layer.forward(x)
+        assert (layer._used is not None) == skip
+        assert layer.backward(dz) is None
+        results[skip] = (z, layer.grads["W"].copy(), layer.grads["b"].copy())
+    tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 0}
+    for fast, plain in zip(results[True], results[False], strict=True):
+        np.testing.assert_allclose(fast, plain, **tol)
+    dW = results[True][1]
+    assert np.all(dW[zero] == 0) and np.all(dW[np.setdiff1d(np.arange(40), zero)] != 0)
+
+
+def test_dense_multiplies_every_input_unless_a_quarter_is_zero_or_dx_is_needed():
+    rng = np.random.default_rng(4)
+    layer = Dense(40, 9, rng=0)
+    layer.skip_min_work = 0
+    layer.needs_input_grad = False
+    layer.forward(_sparse_columns(rng, 24, 40, np.arange(9), np.float32))  # 9 of 40 zero
+    assert layer._used is None
+    layer.forward(_sparse_columns(rng, 24, 40, np.arange(10), np.float32))  # a quarter
+    np.testing.assert_array_equal(layer._used[1], np.arange(10))
+    layer.needs_input_grad = True  # dL/dx = dz @ W.T needs every row of W anyway
+    layer.forward(_sparse_columns(rng, 24, 40, np.arange(20), np.float32))
+    assert layer._used is None
+    layer.needs_input_grad = False
+    layer.skip_min_work = 24 * 40 * 9 + 1  # too small a product to be worth it
+    layer.forward(_sparse_columns(rng, 24, 40, np.arange(20), np.float32))
+    assert layer._used is None
+
+
+def test_an_input_that_is_nan_somewhere_is_never_left_out():
+    layer = Dense(8, 3, rng=0)
+    layer.skip_min_work = 0
+    layer.needs_input_grad = False
+    x = np.zeros((5, 8), np.float32)
+    x[:, 0] = 1.0
+    x[2, 5] = np.nan
+    z = layer.forward(x)
+    np.testing.assert_array_equal(layer._used[0], [0, 5])
+    assert np.isnan(z[2]).all() and np.isfinite(np.delete(z, 2, axis=0)).all()
+
+
+def test_gradients_through_the_skipping_path_pass_the_gradient_check():
+    from scratchnet.gradcheck import gradcheck
+
+    rng = np.random.default_rng(5)
+    layer = Dense(12, 5, rng=1)
+    layer.skip_min_work = 0
+    layer.needs_input_grad = False
+    x = _sparse_columns(rng, 7, 12, np.array([0, 3, 4, 11]), np.float64)
+    report = gradcheck(layer, x, check_input=False)
+    assert report.ok(1e-7), str(report)
+    assert {row.name for row in report.rows} == {"W", "b"}
+
+
+def test_fit_trains_the_same_with_and_without_leaving_zero_inputs_out():
+    rng = np.random.default_rng(6)
+    X = _sparse_columns(rng, 192, 64, np.arange(0, 64, 3), np.float32)
+    X[rng.random(X.shape) < 0.5] = 0  # and more zeros, column by column within batches
+    y = rng.integers(0, 4, len(X))
+    states, used = [], []
+    for skip in (True, False):
+        model = Sequential([Dense(64, 32), ReLU(inplace=True), Dense(32, 4)], seed=0)
+        first = model.layers[0]
+        first.skip_min_work, first.skip_zero_inputs = 0, skip
+        model.compile(loss="cross_entropy", optimizer="adam", lr=1e-2)
+        calls = []
+
+        def forward(x, layer=first, plain=first.forward, seen=calls):
+            z = plain(x)
+            seen.append(layer._used)  # which inputs this batch multiplied
+            return z
+
+        first.forward = forward
+        hist = model.fit(X, y, epochs=3, batch_size=32, verbose=0)
+        used.append(sum(u is not None for u in calls))
+        states.append((model.state_dict(), hist["loss"]))
+    assert used == [18, 0]  # every batch of the skipping run, none of the other
+    for k in states[0][0]:
+        np.testing.assert_allclose(states[0][0][k], states[1][0][k], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(states[0][1], states[1][1], rtol=1e-5)

@@ -200,3 +200,24 @@ def test_layers_give_the_same_numbers_on_two_workers(workers, monkeypatch):
                         dense.grads["W"].copy()])
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_dense_layer_leaving_zero_inputs_out_gives_the_same_numbers_on_two_workers(
+        workers, monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS_PER_WORKER", 64)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((40, 30)).astype(np.float32)
+    x[:, ::3] = 0  # a third of the inputs zero in the whole batch
+    dz = rng.standard_normal((40, 6)).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        workers(n)
+        dense = Dense(30, 6, rng=0)
+        dense.skip_min_work, dense.needs_input_grad = 0, False
+        with threadpool_limits(1, user_api="blas"), parallel.worker_mode([Conv2D(1, 1, 1)]):
+            z = dense.forward(x)
+            dense.backward(dz)
+        assert dense._used is not None
+        results.append([z, dense.grads["W"].copy(), dense.grads["b"].copy()])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
