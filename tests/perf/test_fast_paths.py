@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import scratchnet.optim as optim
 from scratchnet import Sequential
@@ -324,6 +325,13 @@ def test_training_with_inplace_relu_ends_with_the_same_weights_bit_for_bit(kind)
     np.testing.assert_array_equal(preds[0], preds[1])
 
 
+@pytest.fixture
+def one_blas_thread():
+    """Inputs are left out only while BLAS runs one thread (see Dense)."""
+    with threadpool_limits(1, user_api="blas"):
+        yield
+
+
 def _sparse_columns(rng, n: int, n_in: int, zero: np.ndarray, dtype) -> np.ndarray:
     """Data whose columns ``zero`` are 0 for every sample (like MNIST's blank pixels)."""
     x = rng.standard_normal((n, n_in)).astype(dtype)
@@ -331,6 +339,7 @@ def _sparse_columns(rng, n: int, n_in: int, zero: np.ndarray, dtype) -> np.ndarr
     return x
 
 
+@pytest.mark.usefixtures("one_blas_thread")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dense_leaves_out_inputs_zero_in_the_whole_batch_with_the_same_numbers(dtype):
     rng = np.random.default_rng(3)
@@ -354,7 +363,7 @@ def test_dense_leaves_out_inputs_zero_in_the_whole_batch_with_the_same_numbers(d
     assert np.all(dW[zero] == 0) and np.all(dW[np.setdiff1d(np.arange(40), zero)] != 0)
 
 
-def test_dense_multiplies_every_input_unless_a_quarter_is_zero_or_dx_is_needed():
+def test_dense_multiplies_every_input_unless_a_quarter_is_zero_or_dx_is_needed(one_blas_thread):
     rng = np.random.default_rng(4)
     layer = Dense(40, 9, rng=0)
     layer.skip_min_work = 0
@@ -370,9 +379,29 @@ def test_dense_multiplies_every_input_unless_a_quarter_is_zero_or_dx_is_needed()
     layer.skip_min_work = 24 * 40 * 9 + 1  # too small a product to be worth it
     layer.forward(_sparse_columns(rng, 24, 40, np.arange(20), np.float32))
     assert layer._used is None
+    layer.skip_min_work = 0
+    layer.forward(_sparse_columns(rng, 24, 40, np.arange(20), np.float32))
+    assert layer._used is not None  # and back
 
 
-def test_an_input_that_is_nan_somewhere_is_never_left_out():
+def test_dense_multiplies_every_input_while_blas_runs_several_threads():
+    from scratchnet.parallel import blas_threads
+
+    layer = Dense(40, 9, rng=0)
+    layer.skip_min_work = 0
+    layer.needs_input_grad = False
+    x = _sparse_columns(np.random.default_rng(4), 24, 40, np.arange(20), np.float32)
+    with threadpool_limits(2, user_api="blas"):
+        if blas_threads() != 2:
+            pytest.skip("this NumPy's BLAS cannot run two threads here")
+        layer.forward(x)
+    assert layer._used is None
+    with threadpool_limits(1, user_api="blas"):
+        layer.forward(x)
+    assert layer._used is not None
+
+
+def test_an_input_that_is_nan_somewhere_is_never_left_out(one_blas_thread):
     layer = Dense(8, 3, rng=0)
     layer.skip_min_work = 0
     layer.needs_input_grad = False
@@ -384,7 +413,7 @@ def test_an_input_that_is_nan_somewhere_is_never_left_out():
     assert np.isnan(z[2]).all() and np.isfinite(np.delete(z, 2, axis=0)).all()
 
 
-def test_gradients_through_the_skipping_path_pass_the_gradient_check():
+def test_gradients_through_the_skipping_path_pass_the_gradient_check(one_blas_thread):
     from scratchnet.gradcheck import gradcheck
 
     rng = np.random.default_rng(5)
@@ -397,7 +426,7 @@ def test_gradients_through_the_skipping_path_pass_the_gradient_check():
     assert {row.name for row in report.rows} == {"W", "b"}
 
 
-def test_fit_trains_the_same_with_and_without_leaving_zero_inputs_out():
+def test_fit_trains_the_same_with_and_without_leaving_zero_inputs_out(one_blas_thread):
     rng = np.random.default_rng(6)
     X = _sparse_columns(rng, 192, 64, np.arange(0, 64, 3), np.float32)
     X[rng.random(X.shape) < 0.5] = 0  # and more zeros, column by column within batches

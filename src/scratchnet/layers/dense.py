@@ -7,7 +7,7 @@ import numpy as np
 from ..backend import as_float_dtype, default_rng, empty
 from ..errors import ShapeError
 from ..init import get_initializer
-from ..parallel import by_rows
+from ..parallel import blas_threads, by_rows
 from .base import Layer, WeightsAndBias, check_positive_int, register_layer
 
 
@@ -31,18 +31,19 @@ class Dense(WeightsAndBias, Layer):
 
     **Inputs that are zero in the whole batch.** Such an input adds nothing to ``z``,
     and the gradient of its row of ``W`` is exactly zero. When a layer reads the data
-    itself (the first layer during ``fit``, which needs no ``dL/dx``) and at least a
-    quarter of its inputs are zero for every sample of the batch, it leaves them out of
-    both products::
+    itself (the first layer during ``fit``, which needs no ``dL/dx``), BLAS runs on one
+    thread, and at least a quarter of the inputs are zero for every sample of the
+    batch, the layer leaves them out of both products::
 
         used = inputs with a non-zero value somewhere in the batch
         z = x[:, used] @ W[used] + b      dW[used] = x[:, used].T @ dz      dW[rest] = 0
 
     The same numbers up to rounding (a shorter sum, added in another order). MNIST's
     blank pixels are about a third of the 784 inputs in a batch of 128, and the first
-    layer's two products are about half of an MLP training step: with one BLAS thread
-    the step is about 7% faster; with two, finding and gathering the used inputs costs
-    about what the smaller products save (docs/performance.md).
+    layer's two products are about half of an MLP training step: the step is about 7%
+    faster. Not with several BLAS threads: the copies are made on one core and the
+    products that read them run on all, and the MLP's first epoch was 14% slower with
+    the inputs left out than without (docs/performance.md).
     ``skip_zero_inputs = False`` (on the layer or the class) multiplies every input.
 
     Parameters
@@ -109,7 +110,8 @@ class Dense(WeightsAndBias, Layer):
         W, b = self.params["W"], self.params["b"]
         self._used = None
         if (self.skip_zero_inputs and not self.needs_input_grad
-                and len(x) * self.n_in * self.n_out >= self.skip_min_work):
+                and len(x) * self.n_in * self.n_out >= self.skip_min_work
+                and blas_threads() == 1):
             # (in,): input i is non-zero (or NaN) for some sample. `x != 0` first: an
             # any() straight on floats converts each to bool on the way, twice as slow.
             in_use = (x != 0).any(axis=0)
