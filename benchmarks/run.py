@@ -28,8 +28,12 @@ reported. The full run measures everything at 1 thread and again at 2 (on a shar
 machine a second thread can be a loss: see docs/benchmarks.md); ``--quick`` at 1.
 
 Workers are started, warmed up, then told to run one at a time in alternating
-order (A B, B A, A B ...), so each round gives one measurement per peer taken close
-together in time, and each ratio is computed within a round, pair by pair. Times are
+order (A B, B A, A B ...; with more peers each round starts with the next one and every
+other round goes round them backwards, so no peer always follows the same one), so
+each round gives one measurement per peer taken close together in time, and each ratio
+is computed within a round, pair by pair. At two threads or more each run starts
+after a pause of a quarter of a second: the BLAS threads of the peer before keep
+spinning for about 0.1 s after their last product. Times are
 wall-clock seconds of the training call only (data preparation and imports excluded);
 CPU seconds are recorded too. Peak memory is each worker's own high-water mark of
 resident memory, so peers never share one.
@@ -146,6 +150,26 @@ class TaskResult:
     order: list[list[str]] = field(default_factory=list)
 
 
+#: Pause before each run at two threads or more. OpenBLAS's helper threads keep spinning
+#: for about 0.1 s after their last product (measured: 0.10 s of CPU time while the
+#: process sleeps), on the core the next peer is about to use: without the pause, the
+#: MLP's first epoch at two threads took 0.73-0.79 s for the peer run right after
+#: scikit-learn's, 0.69-0.71 s for the same work after PyTorch's.
+SETTLE_SECONDS = 0.25
+
+
+def round_order(items: list, r: int) -> list:
+    """The order of round ``r``: it starts with ``items[r % n]``, going forwards round the
+    circle in even rounds and backwards in odd ones. A rotation alone would keep every
+    peer behind the same neighbour in every round (it only moves the start of the
+    circle); going backwards every other round changes who runs before whom."""
+    n = len(items)
+    k = r % n
+    if r % 2 == 0:
+        return items[k:] + items[:k]
+    return [items[(k - i) % n] for i in range(n)]
+
+
 def run_task(task: str, peers: list[str], cfg: dict, threads: int, rounds: int,
              log) -> TaskResult:
     """Start one worker per peer, warm each up, then alternate timed runs round by round."""
@@ -159,12 +183,12 @@ def run_task(task: str, peers: list[str], cfg: dict, threads: int, rounds: int,
         for w in workers:
             w.ask("warmup", "warm")
         for r in range(rounds):
-            # Rotate who goes first, so no peer always runs right after the same one.
-            k = r % len(workers)
-            order = workers[k:] + workers[:k]
+            order = round_order(workers, r)
             res.order.append([w.peer for w in order])
             parts = []
             for w in order:
+                if threads > 1:
+                    time.sleep(SETTLE_SECONDS)  # the last peer's BLAS threads stop spinning
                 out = w.ask("run", "result")
                 res.runs.setdefault(w.peer, []).append(out)
                 parts.append(f"{w.peer} {out['seconds']:.3f}s")

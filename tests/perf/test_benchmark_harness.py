@@ -105,6 +105,18 @@ def test_the_printed_summary_keeps_every_label_whole():
     assert f"  floor 0.50s for {work}: scratchnet 3.8x" in lines
 
 
+def test_rounds_change_who_goes_first_and_who_runs_before_whom():
+    peers = ["scratchnet", "torch", "torch-inplace", "scratchnet-dense", "sklearn"]
+    orders = [bench.round_order(peers, r) for r in range(5)]
+    assert all(sorted(o) == sorted(peers) for o in orders)
+    assert orders[0] == peers
+    assert orders[1] == ["torch", "scratchnet", "sklearn", "scratchnet-dense", "torch-inplace"]
+    assert [o[0] for o in orders] == peers  # each goes first once
+    for p in peers:
+        before = {o[o.index(p) - 1] for o in orders if o.index(p) > 0}
+        assert len(before) == 2, (p, before)  # behind both of its neighbours in turn
+
+
 def test_thread_counts():
     assert bench._thread_counts(None, 2, quick=False) == [1, 2]
     assert bench._thread_counts(None, 2, quick=True) == [1]
