@@ -526,7 +526,9 @@ def render_markdown(info: dict, cfg: dict, runs: dict[int, dict[str, TaskResult]
     a("**Read ratios, not seconds.** This machine is shared and noisy: other jobs ran while "
       "these numbers were taken, so absolute times move by tens of percent from one run to "
       "the next. Each ratio is computed inside one round of alternating runs (the peers one "
-      f"after the other, the order rotating every round), over {rounds} rounds; the tables "
+      "after the other; each round starts with the next peer and every other round goes "
+      "backwards, so that no peer always follows the same one; at two threads each run "
+      f"starts after a pause of {SETTLE_SECONDS:g} s), over {rounds} rounds; the tables "
       "give its median and min–max. Times are wall-clock seconds of the training call only "
       "(imports and data preparation excluded), median and min–max.")
     a("")
@@ -684,7 +686,10 @@ def render_markdown(info: dict, cfg: dict, runs: dict[int, dict[str, TaskResult]
       "scratchnet's first Dense layer leaves out of its two products the pixels that are "
       "blank in every image of the batch (about a third; see `Dense` and performance.md); "
       "\"scratchnet, blank inputs multiplied too\" is the same run with "
-      "`skip_zero_inputs = False`, every input multiplied as PyTorch does.")
+      "`skip_zero_inputs = False`, every input multiplied as PyTorch does. Inputs are left "
+      "out only while BLAS runs one thread, so at two threads the two lines run the same "
+      "code. The shares of the matmul peak and the floors count every multiply-add of the "
+      "dense network for every peer, including those that scratchnet leaves out.")
     a("")
     return "\n".join(L)
 
