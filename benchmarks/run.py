@@ -150,11 +150,9 @@ class TaskResult:
     order: list[list[str]] = field(default_factory=list)
 
 
-#: Pause before each run at two threads or more. OpenBLAS's helper threads keep spinning
+#: Pause before each run at two threads or more: OpenBLAS's helper threads keep spinning
 #: for about 0.1 s after their last product (measured: 0.10 s of CPU time while the
-#: process sleeps), on the core the next peer is about to use: without the pause, the
-#: MLP's first epoch at two threads took 0.73-0.79 s for the peer run right after
-#: scikit-learn's, 0.69-0.71 s for the same work after PyTorch's.
+#: process sleeps), on the core the next peer is about to use.
 SETTLE_SECONDS = 0.25
 
 
