@@ -77,7 +77,9 @@ def _profile(model, X, y, batch, batches, clock) -> dict[str, float]:
         idx = order[b * batch : (b + 1) * batch]
         xb, yb = X[idx], y[idx]
         T["gather one batch: X[order[slice]]"] += clock() - t
-        for i, layer in enumerate(model.layers):
+        run = model.run_order()  # as Sequential.forward runs them (max pooling before ReLU)
+        for i in run:
+            layer = model.layers[i]
             t = clock()
             xb = layer.forward(xb)
             T[f"forward  {i} {type(layer).__name__}"] += clock() - t
@@ -88,7 +90,7 @@ def _profile(model, X, y, batch, batches, clock) -> dict[str, float]:
         t = clock()
         loss.predict_labels(xb)
         T["accuracy count (argmax)"] += clock() - t
-        for i in range(len(model.layers) - 1, first - 1, -1):
+        for i in reversed(run[first:]):
             layer = model.layers[i]
             t = clock()
             grad = layer.backward(grad)

@@ -71,6 +71,9 @@ class Sequential:
         self.record_outputs = False  # insight recorders switch this on
         self._backward_stop = 0
         self.outputs: list[np.ndarray] = []
+        self._order: list[int] = []  # run_order's answer for the layers in _order_for
+        self._order_for: list[Layer] | None = None
+        self._ran: list[int] = []  # the order of the last forward pass
 
     def _check_inplace(self) -> None:
         """An in-place layer (``ReLU(inplace=True)``) overwrites the array it is given.
@@ -134,15 +137,57 @@ class Sequential:
         return self
 
     # -- the two passes -------------------------------------------------------
+    #: Run ``ReLU`` followed by ``MaxPool2D`` as max pooling first (see ``run_order``).
+    pool_before_relu = True
+
+    def run_order(self) -> list[int]:
+        """The order in which ``forward`` runs the layers (``backward``: the reverse).
+
+        The layers' own order, except that a ``ReLU`` directly followed by a
+        ``MaxPool2D`` runs after it. Max pooling commutes with ReLU, because ReLU never
+        changes which of two numbers is larger::
+
+            max(relu(a), relu(b)) = relu(max(a, b))
+
+        so pooling first gives the same output, and the ReLU then sees a quarter of the
+        elements (2x2 windows). The gradients are the same too, bit for bit: a window
+        whose maximum is positive sends its gradient to the same element either way
+        (the first maximum), and one whose maximum is zero or negative sends nothing
+        either way (ReLU's derivative is 0 there). On the MNIST CNN this saves about 6% of
+        a training step (docs/performance.md). Off while ``record_outputs`` is on, so
+        that every layer's recorded output is the one its position promises, or with
+        ``pool_before_relu = False``.
+        """
+        if not self.pool_before_relu or self.record_outputs:
+            return list(range(len(self.layers)))
+        if self._order_for != self.layers:  # layers changed since the last look
+            from .layers.activations import ReLU
+            from .layers.pooling import MaxPool2D
+
+            order, i, n = [], 0, len(self.layers)
+            while i < n:
+                # Exact types: a subclass may compute something else.
+                if (i + 1 < n and type(self.layers[i]) is ReLU
+                        and type(self.layers[i + 1]) is MaxPool2D):
+                    order += [i + 1, i]
+                    i += 2
+                else:
+                    order.append(i)
+                    i += 1
+            self._order, self._order_for = order, list(self.layers)
+        return self._order
+
     def forward(self, x: np.ndarray) -> np.ndarray:
+        order = self._ran = self.run_order()
+        layers = self.layers
         if self.record_outputs:
             self.outputs = []
-            for layer in self.layers:
-                x = layer.forward(x)
+            for i in order:
+                x = layers[i].forward(x)
                 self.outputs.append(x)
             return x
-        for layer in self.layers:
-            x = layer.forward(x)
+        for i in order:
+            x = layers[i].forward(x)
         return x
 
     __call__ = forward
@@ -154,8 +199,11 @@ class Sequential:
         layer does not compute ``dL/d(input)`` (``None`` is returned): no parameter
         needs it.
         """
-        for layer in reversed(self.layers[self._backward_stop :]):
-            grad_out = layer.backward(grad_out)
+        # The reverse of the order the last forward pass ran in. A pair that run_order
+        # swaps has no parameters, so it lies wholly on one side of _backward_stop.
+        order = self._ran if len(self._ran) == len(self.layers) else range(len(self.layers))
+        for i in reversed(order[self._backward_stop :]):
+            grad_out = self.layers[i].backward(grad_out)
         return grad_out
 
     def _skip_input_grad(self, skip: bool) -> None:

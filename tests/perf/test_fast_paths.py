@@ -452,3 +452,104 @@ def test_fit_trains_the_same_with_and_without_leaving_zero_inputs_out(one_blas_t
     for k in states[0][0]:
         np.testing.assert_allclose(states[0][0][k], states[1][0][k], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(states[0][1], states[1][1], rtol=1e-5)
+
+
+# -- ReLU followed by max pooling runs as max pooling first (Sequential.run_order) --------
+def _relu_pool_net(pool, relu_inplace: bool = False) -> Sequential:
+    from scratchnet.layers import Conv2D, Flatten
+
+    conv = Conv2D(2, 3, 3, padding=1, rng=0)
+    # Small whole-number weights on whole-number inputs: the convolution's outputs are
+    # whole numbers too, with many exact ties, zeros and all-negative windows.
+    conv.params["W"][...] = np.random.default_rng(1).integers(-1, 2, conv.params["W"].shape)
+    conv.params["b"][...] = [0, 1, -1]
+    n_out = int(np.prod(pool.output_shape((3, 7, 7))))
+    return Sequential([conv, ReLU(inplace=relu_inplace), pool, Flatten(),
+                       Dense(n_out, 4, rng=2)])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pool_args", [dict(kernel_size=2),
+                                       dict(kernel_size=3, stride=2, padding=1),
+                                       dict(kernel_size=3, stride=1)])
+def test_pooling_before_relu_gives_the_same_output_and_gradients_bit_for_bit(dtype, pool_args):
+    from scratchnet.layers import MaxPool2D
+
+    rng = np.random.default_rng(4)
+    x = rng.integers(-2, 3, (6, 2, 7, 7)).astype(dtype)
+    x[0, 0, 0, 0] = np.nan  # a NaN window passes NaN forward, nothing back, either way
+    z = _relu_pool_net(MaxPool2D(**pool_args)).astype(dtype).layers[0].forward(x)
+    # the cases that matter occur: zeros, negatives, ties (few distinct values)
+    assert (z == 0).mean() > 0.05 and (z < 0).mean() > 0.2 and len(np.unique(z)) < 40
+    grad_out = rng.standard_normal((len(x), 4)).astype(dtype)
+    results = []
+    for reorder in (False, True):
+        model = _relu_pool_net(MaxPool2D(**pool_args)).astype(dtype)
+        model.pool_before_relu = reorder
+        assert model.run_order() == ([0, 2, 1, 3, 4] if reorder else [0, 1, 2, 3, 4])
+        out = model.forward(x)
+        dx = model.backward(grad_out.copy())
+        results.append((out, dx, {k: g.copy() for k, g in model.layers[0].grads.items()}))
+    (out0, dx0, g0), (out1, dx1, g1) = results
+    assert np.isnan(out0).any()
+    np.testing.assert_array_equal(out1, out0)
+    np.testing.assert_array_equal(dx1, dx0)
+    for k in g0:
+        np.testing.assert_array_equal(g1[k], g0[k], err_msg=k)
+
+
+def test_run_order_swaps_only_a_relu_directly_before_a_max_pool():
+    from scratchnet.layers import AvgPool2D, Conv2D, Dropout, Flatten, LeakyReLU, MaxPool2D
+
+    def order(*layers):
+        return Sequential(list(layers)).run_order()
+
+    assert order(Conv2D(1, 2, 3), ReLU(), MaxPool2D(2), Conv2D(2, 2, 3), ReLU(inplace=True),
+                 MaxPool2D(2), Flatten(), Dense(2, 2), ReLU()) == [0, 2, 1, 3, 5, 4, 6, 7, 8]
+    assert order(ReLU(), MaxPool2D(2), ReLU(), MaxPool2D(2)) == [1, 0, 3, 2]
+    assert order(ReLU(), ReLU(), MaxPool2D(2)) == [0, 2, 1]
+    assert order(Conv2D(1, 2, 3), LeakyReLU(), MaxPool2D(2)) == [0, 1, 2]  # may round ties
+    assert order(Conv2D(1, 2, 3), ReLU(), AvgPool2D(2)) == [0, 1, 2]  # a mean does not commute
+    assert order(Conv2D(1, 2, 3), ReLU(), Dropout(0.5), MaxPool2D(2)) == [0, 1, 2, 3]
+    assert order(Conv2D(1, 2, 3), MaxPool2D(2), ReLU()) == [0, 1, 2]
+
+    class MyReLU(ReLU):  # a subclass may compute something else
+        pass
+
+    assert order(Conv2D(1, 2, 3), MyReLU(), MaxPool2D(2)) == [0, 1, 2]
+
+
+def test_run_order_follows_changes_to_the_layers_and_to_record_outputs():
+    from scratchnet.layers import Conv2D, Flatten, MaxPool2D
+
+    model = Sequential([Conv2D(1, 2, 3), ReLU(), Flatten()])
+    assert model.run_order() == [0, 1, 2]
+    model.layers.insert(2, MaxPool2D(2))
+    assert model.run_order() == [0, 2, 1, 3]
+    model.record_outputs = True  # every recorded output is the one its position promises
+    assert model.run_order() == [0, 1, 2, 3]
+    x = np.random.default_rng(0).standard_normal((2, 1, 6, 6)).astype(np.float32)
+    model.forward(x)
+    assert [o.shape for o in model.outputs] == [(2, 2, 4, 4), (2, 2, 4, 4), (2, 2, 2, 2), (2, 8)]
+    assert model.outputs[1].min() >= 0  # the ReLU's own output, before pooling
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_fit_with_pooling_before_relu_ends_with_the_same_weights_bit_for_bit(inplace):
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((80, 1, 8, 8)).astype(np.float32)
+    y = rng.integers(0, 3, len(X))
+    X_before = X.copy()
+    runs = []
+    for reorder in (False, True):
+        model = _small_cnn(inplace)
+        model.pool_before_relu = reorder
+        assert (model.run_order()[2:4] == [3, 2]) is reorder  # BatchNorm2d, ReLU, MaxPool2D
+        model.compile(loss="cross_entropy", optimizer="adam", lr=0.01)
+        hist = model.fit(X, y, epochs=3, batch_size=16, verbose=0)
+        runs.append((model.state_dict(), hist["loss"], model.predict(X)))
+    np.testing.assert_array_equal(X, X_before)
+    for k in runs[0][0]:
+        np.testing.assert_array_equal(runs[1][0][k], runs[0][0][k], err_msg=k)
+    assert runs[1][1] == runs[0][1]
+    np.testing.assert_array_equal(runs[1][2], runs[0][2])
