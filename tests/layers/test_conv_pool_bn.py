@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -709,6 +710,29 @@ def test_maxpool_nan_window_outputs_nan_and_passes_no_gradient():
         assert np.all(np.isfinite(dx))
         # every window without NaN routes its gradient; NaN windows route none
         assert dx.sum() == np.isfinite(y).sum()
+
+
+@pytest.mark.parametrize("with_minus_inf", [False, True])
+def test_maxpool_infinities_route_like_the_reference(with_minus_inf):
+    # Infinite values, no NaN: the winners are the reference's first maxima, ties of
+    # infinities and windows of -inf included, and nothing warns.
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 2, 6, 6)).astype(np.float32)
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = np.inf  # a tie of two infinities: the first one wins
+    x[1, 1, 3, 3] = np.inf
+    if with_minus_inf:
+        x[2, 0, 2:4, 2:4] = -np.inf  # a whole window of -inf: its max is -inf
+        x[2, 1, 4, 5] = -np.inf
+    layer = MaxPool2D(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = layer.forward(x)
+        dy = rng.standard_normal(y.shape).astype(np.float32)
+        dx = layer.backward(dy)
+    y_ref, backward_ref = pool_reference(x.astype(np.float64), (2, 2), (2, 2), (0, 0), "max")
+    np.testing.assert_array_equal(y, y_ref.astype(np.float32))
+    assert np.isinf(y).sum() == (3 if with_minus_inf else 2)  # +inf, +inf, a -inf window
+    np.testing.assert_array_equal(dx, backward_ref(dy.astype(np.float64)))
 
 
 def test_maxpool_with_more_than_255_offsets_numbers_them_in_uint16():
