@@ -486,7 +486,7 @@ def test_pooling_before_relu_gives_the_same_output_and_gradients_bit_for_bit(dty
     for reorder in (False, True):
         model = _relu_pool_net(MaxPool2D(**pool_args)).astype(dtype)
         model.pool_before_relu = reorder
-        assert model.run_order() == ([0, 2, 1, 3, 4] if reorder else [0, 1, 2, 3, 4])
+        assert model.run_order() == ((0, 2, 1, 3, 4) if reorder else (0, 1, 2, 3, 4))
         out = model.forward(x)
         dx = model.backward(grad_out.copy())
         results.append((out, dx, {k: g.copy() for k, g in model.layers[0].grads.items()}))
@@ -502,7 +502,7 @@ def test_run_order_swaps_only_a_relu_directly_before_a_max_pool():
     from scratchnet.layers import AvgPool2D, Conv2D, Dropout, Flatten, LeakyReLU, MaxPool2D
 
     def order(*layers):
-        return Sequential(list(layers)).run_order()
+        return list(Sequential(list(layers)).run_order())
 
     assert order(Conv2D(1, 2, 3), ReLU(), MaxPool2D(2), Conv2D(2, 2, 3), ReLU(inplace=True),
                  MaxPool2D(2), Flatten(), Dense(2, 2), ReLU()) == [0, 2, 1, 3, 5, 4, 6, 7, 8]
@@ -523,11 +523,11 @@ def test_run_order_follows_changes_to_the_layers_and_to_record_outputs():
     from scratchnet.layers import Conv2D, Flatten, MaxPool2D
 
     model = Sequential([Conv2D(1, 2, 3), ReLU(), Flatten()])
-    assert model.run_order() == [0, 1, 2]
+    assert model.run_order() == (0, 1, 2)
     model.layers.insert(2, MaxPool2D(2))
-    assert model.run_order() == [0, 2, 1, 3]
+    assert model.run_order() == (0, 2, 1, 3)
     model.record_outputs = True  # every recorded output is the one its position promises
-    assert model.run_order() == [0, 1, 2, 3]
+    assert model.run_order() == (0, 1, 2, 3)
     x = np.random.default_rng(0).standard_normal((2, 1, 6, 6)).astype(np.float32)
     model.forward(x)
     assert [o.shape for o in model.outputs] == [(2, 2, 4, 4), (2, 2, 4, 4), (2, 2, 2, 2), (2, 8)]
@@ -544,7 +544,7 @@ def test_fit_with_pooling_before_relu_ends_with_the_same_weights_bit_for_bit(inp
     for reorder in (False, True):
         model = _small_cnn(inplace)
         model.pool_before_relu = reorder
-        assert (model.run_order()[2:4] == [3, 2]) is reorder  # BatchNorm2d, ReLU, MaxPool2D
+        assert (model.run_order()[2:4] == (3, 2)) is reorder  # BatchNorm2d, ReLU, MaxPool2D
         model.compile(loss="cross_entropy", optimizer="adam", lr=0.01)
         hist = model.fit(X, y, epochs=3, batch_size=16, verbose=0)
         runs.append((model.state_dict(), hist["loss"], model.predict(X)))
