@@ -546,6 +546,12 @@ def render_markdown(info: dict, cfg: dict, runs: dict[int, dict[str, TaskResult]
       "the MLP and CNN ratios are to **PyTorch at its best: whichever of the two has the "
       "lower median time** (it is the first PyTorch row of each group, marked with —).")
     a("")
+    a("Max pooling before ReLU: in the CNN, scratchnet's `Sequential` runs each ReLU that is "
+      "directly followed by max pooling after the pooling (max commutes with ReLU: the same "
+      "outputs and gradients, bit for bit, with a quarter of the ReLU's work; "
+      "`Sequential.run_order`, performance.md). PyTorch's `nn.Sequential` runs the layers as "
+      "written.")
+    a("")
     for k in counts:
         summary, results = summaries[k], runs[k]
         a(f"## {k} thread{'s' if k > 1 else ''}")
