@@ -324,11 +324,17 @@ def _cnn_layers():
             ReLU(inplace=True), Dense(128, 10)]
 
 
-def _cnn_torch_net(inplace: bool = False):
+def _cnn_torch_net(inplace: bool = False, pool_first: bool = False):
+    """The benchmark CNN in torch.nn. ``pool_first``: each max pooling written before the
+    ReLU in front of it, the same function (max commutes with ReLU), as scratchnet's
+    Sequential runs it by itself; a PyTorch user could write it so by hand."""
     import torch.nn as nn
 
-    return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(inplace), nn.MaxPool2d(2),
-                         nn.Conv2d(32, 64, 3), nn.ReLU(inplace), nn.MaxPool2d(2), nn.Flatten(),
+    def block(c_in, c_out):
+        conv, relu, pool = nn.Conv2d(c_in, c_out, 3), nn.ReLU(inplace), nn.MaxPool2d(2)
+        return [conv, pool, relu] if pool_first else [conv, relu, pool]
+
+    return nn.Sequential(*block(1, 32), *block(32, 64), nn.Flatten(),
                          nn.Linear(64 * 5 * 5, 128), nn.ReLU(inplace), nn.Linear(128, 10))
 
 
@@ -379,9 +385,9 @@ def _cnn_scratchnet(cfg) -> Work:
     return _scratchnet_classifier(cfg, X, y, _cnn_layers, 1)
 
 
-def _cnn_torch(cfg, inplace: bool = False) -> Work:
+def _cnn_torch(cfg, inplace: bool = False, pool_first: bool = False) -> Work:
     X, y, _ = _images(cfg, int(cfg["cnn_batches"]) * BATCH, flat=False)
-    return _torch_classifier(cfg, X, y, lambda: _cnn_torch_net(inplace), 1)
+    return _torch_classifier(cfg, X, y, lambda: _cnn_torch_net(inplace, pool_first), 1)
 
 
 #: task -> peer -> setup function. The first peer of each task is scratchnet's.
@@ -403,7 +409,8 @@ PEERS: dict[str, dict[str, Callable]] = {
             "torch": _mlp_torch,
             "torch-inplace": lambda cfg: _mlp_torch(cfg, inplace=True), "sklearn": _mlp_sklearn},
     "cnn": {"scratchnet": _cnn_scratchnet, "torch": _cnn_torch,
-            "torch-inplace": lambda cfg: _cnn_torch(cfg, inplace=True)},
+            "torch-inplace": lambda cfg: _cnn_torch(cfg, inplace=True),
+            "torch-poolfirst": lambda cfg: _cnn_torch(cfg, pool_first=True)},
 }
 
 
