@@ -845,7 +845,9 @@ def main(argv=None) -> int:
         # with scikit-learn: the quick run stays under a minute.
         "mlp": ["scratchnet", "torch", "torch-inplace",
                 *([] if quick else ["scratchnet-dense"]), *sk],
-        "cnn": ["scratchnet", "torch", "torch-inplace", "torch-poolfirst"],
+        # --quick (one thread) leaves out PyTorch's CNN with in-place ReLU, to stay under a
+        # minute: at one thread its pooling-first way was the faster (benchmarks.md).
+        "cnn": ["scratchnet", "torch", *([] if quick else ["torch-inplace"]), "torch-poolfirst"],
     }
     argv_list = list(argv if argv is not None else sys.argv[1:])
     if "--json" in argv_list:  # where the raw file went is nobody's business in the docs
