@@ -300,8 +300,8 @@ def _torch_classifier(cfg, X, y, make_net, epochs: int) -> Work:
 
 # Both libraries have an in-place ReLU (the same numbers, written over the input instead
 # of into a new array). scratchnet uses it, as its own MNIST models do; PyTorch runs both
-# ways ("torch" with its default ReLU, "torch-inplace"), and the targets are ratios to
-# the default, which was the faster of the two for PyTorch here (see docs/benchmarks.md).
+# ways ("torch" with its default ReLU, "torch-inplace"; the CNN also "torch-poolfirst"),
+# and the targets are ratios to the fastest of them by median (run.py's TORCH_WAYS).
 def _mlp_layers():
     from scratchnet.layers import Dense, ReLU
 

@@ -17,13 +17,13 @@ for what profiling found):
   with every input multiplied (``Dense.skip_zero_inputs = False``, full run only).
 * ``cnn``: a small CNN (conv 32 3x3, pool, conv 64 3x3, pool, fc 128, fc 10) on a fixed
   number of batches, extrapolated to a 60,000-row epoch.
+* ``process``: start-up (``import scratchnet`` vs ``import torch``) and, when the
+  ``scratchnet mnist`` command exists, the whole ``scratchnet mnist --model mlp``
+  process against the equivalent PyTorch script (``benchmarks/torch_mnist_mlp.py``).
 
 PyTorch runs the MLP and the CNN several ways (``nn.ReLU()``, ``nn.ReLU(inplace=True)``,
 and for the CNN each max pooling written before its ReLU, as scratchnet's ``Sequential``
 runs it); every ratio is to the fastest of them by median time (``TORCH_WAYS``).
-* ``process``: start-up (``import scratchnet`` vs ``import torch``) and, when the
-  ``scratchnet mnist`` command exists, the whole ``scratchnet mnist --model mlp``
-  process against the equivalent PyTorch script (``benchmarks/torch_mnist_mlp.py``).
 
 How: every (task, peer) runs in its own worker process, started with all thread-pool
 variables (OMP/OpenBLAS/MKL_NUM_THREADS) set to ``--threads`` before any library is

@@ -3,8 +3,8 @@
 Forward runs the layers in order; backward runs them in reverse, each one turning
 ``dL/d(its output)`` into ``dL/d(its input)`` and filling its parameter gradients
 on the way. (One exception, which changes no number: a ReLU directly followed by max
-pooling runs after the pooling, see ``Sequential.run_order``.) ``fit`` repeats forward, loss, backward and an optimiser step over
-mini-batches.
+pooling runs after the pooling, see ``Sequential.run_order``.) ``fit`` repeats forward,
+loss, backward and an optimiser step over mini-batches.
 """
 
 from __future__ import annotations
