@@ -46,15 +46,22 @@ def thread_env(threads: int) -> dict[str, str]:
 
 
 def peak_rss_bytes() -> int:
-    """This process's high-water mark of resident memory (Linux: kB; macOS: bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """This process's high-water mark of resident memory, plus the largest of its ended
+    child processes' (scratchnet's data-parallel helpers, ``fit(processes=...)``). Pages
+    the two share (the data set, the libraries) are counted in both: an upper bound."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak = own + children
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
 def cpu_seconds() -> float:
-    """User + system CPU time of this process, all threads."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+    """User + system CPU time of this process, all threads, and of its ended children."""
+    cpu = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        cpu += r.ru_utime + r.ru_stime
+    return cpu
 
 
 # -- data ------------------------------------------------------------------------------------

@@ -237,9 +237,15 @@ def _images(cfg, rows: int, flat: bool):
     return X, labels, what
 
 
-def _scratchnet_classifier(cfg, X, y, layers_fn, epochs: int) -> Work:
-    from scratchnet import Sequential
+def _scratchnet_classifier(cfg, X, y, layers_fn, epochs: int, processes: bool = True) -> Work:
+    """``processes``: with several threads (``SCRATCHNET_NUM_THREADS``), train with that
+    many data-parallel processes of one thread each (``fit(processes=...)``), scratchnet's
+    way of using several cores for these models; ``False``: one process with its worker
+    threads (the ``scratchnet-threads`` line)."""
+    from scratchnet import Sequential, get_num_threads
     from scratchnet.callbacks import Callback
+
+    n_processes = get_num_threads() if processes else 1
 
     class EpochClock(Callback):
         def on_train_begin(self, logs=None):
@@ -253,7 +259,8 @@ def _scratchnet_classifier(cfg, X, y, layers_fn, epochs: int) -> Work:
         model.compile(loss="cross_entropy", optimizer="adam", lr=1e-3)
         clock = EpochClock()
         t0 = time.perf_counter()
-        hist = model.fit(Xa, ya, epochs=n_epochs, batch_size=BATCH, verbose=0, callbacks=[clock])
+        hist = model.fit(Xa, ya, epochs=n_epochs, batch_size=BATCH, verbose=0, callbacks=[clock],
+                         processes=n_processes)
         seconds = time.perf_counter() - t0
         return {"seconds": seconds, "epoch_seconds": _durations(t0, clock.ends),
                 "final_loss": hist["loss"][-1], "accuracy": hist["accuracy"][-1]}
@@ -338,7 +345,7 @@ def _cnn_torch_net(inplace: bool = False, pool_first: bool = False):
                          nn.Linear(64 * 5 * 5, 128), nn.ReLU(inplace), nn.Linear(128, 10))
 
 
-def _mlp_scratchnet(cfg, skip_zero_inputs: bool = True) -> Work:
+def _mlp_scratchnet(cfg, skip_zero_inputs: bool = True, processes: bool = True) -> Work:
     X, y, _ = _images(cfg, int(cfg["mlp_rows"]), flat=True)
 
     def layers():
@@ -348,7 +355,7 @@ def _mlp_scratchnet(cfg, skip_zero_inputs: bool = True) -> Work:
         first.skip_zero_inputs = skip_zero_inputs
         return [first, *rest]
 
-    return _scratchnet_classifier(cfg, X, y, layers, int(cfg["mlp_epochs"]))
+    return _scratchnet_classifier(cfg, X, y, layers, int(cfg["mlp_epochs"]), processes)
 
 
 def _mlp_torch(cfg, inplace: bool = False) -> Work:
@@ -380,9 +387,9 @@ def _mlp_sklearn(cfg) -> Work:
                 libraries=("sklearn", "numpy"))
 
 
-def _cnn_scratchnet(cfg) -> Work:
+def _cnn_scratchnet(cfg, processes: bool = True) -> Work:
     X, y, _ = _images(cfg, int(cfg["cnn_batches"]) * BATCH, flat=False)
-    return _scratchnet_classifier(cfg, X, y, _cnn_layers, 1)
+    return _scratchnet_classifier(cfg, X, y, _cnn_layers, 1, processes)
 
 
 def _cnn_torch(cfg, inplace: bool = False, pool_first: bool = False) -> Work:
@@ -406,9 +413,12 @@ PEERS: dict[str, dict[str, Callable]] = {
     },
     "mlp": {"scratchnet": _mlp_scratchnet,
             "scratchnet-dense": lambda cfg: _mlp_scratchnet(cfg, skip_zero_inputs=False),
+            "scratchnet-threads": lambda cfg: _mlp_scratchnet(cfg, processes=False),
             "torch": _mlp_torch,
             "torch-inplace": lambda cfg: _mlp_torch(cfg, inplace=True), "sklearn": _mlp_sklearn},
-    "cnn": {"scratchnet": _cnn_scratchnet, "torch": _cnn_torch,
+    "cnn": {"scratchnet": _cnn_scratchnet,
+            "scratchnet-threads": lambda cfg: _cnn_scratchnet(cfg, processes=False),
+            "torch": _cnn_torch,
             "torch-inplace": lambda cfg: _cnn_torch(cfg, inplace=True),
             "torch-poolfirst": lambda cfg: _cnn_torch(cfg, pool_first=True)},
 }

@@ -87,6 +87,7 @@ LABELS = {
     "scratchnet-stacked": "scratchnet stacked-seed trainer",
     "scratchnet-scalar": "scratchnet pure-Python trainer",
     "scratchnet-dense": "scratchnet, blank inputs multiplied too",
+    "scratchnet-threads": "scratchnet, one process with worker threads",
     "torch": "PyTorch",
     "torch-stacked": "PyTorch, stacked",
     "torch-inplace": "PyTorch, ReLU(inplace=True)",
@@ -180,6 +181,8 @@ def round_order(items: list, r: int) -> list:
 def run_task(task: str, peers: list[str], cfg: dict, threads: int, rounds: int,
              log) -> TaskResult:
     """Start one worker per peer, warm each up, then alternate timed runs round by round."""
+    if threads == 1:  # at one thread the threaded line is the scratchnet line itself
+        peers = [p for p in peers if p != "scratchnet-threads"]
     res = TaskResult(task, list(peers))
     workers: list[Worker] = []
     try:
@@ -847,11 +850,14 @@ def main(argv=None) -> int:
         "xor-seeds": ["scratchnet-stacked", "torch-stacked"],
         # scratchnet-dense (every input multiplied, see Dense) is left out of --quick
         # with scikit-learn: the quick run stays under a minute.
+        # scratchnet-threads runs only at two threads or more (run_task), where the
+        # scratchnet lines share each batch between processes: the threaded way beside it.
         "mlp": ["scratchnet", "torch", "torch-inplace",
-                *([] if quick else ["scratchnet-dense"]), *sk],
+                *([] if quick else ["scratchnet-dense", "scratchnet-threads"]), *sk],
         # --quick (one thread) leaves out PyTorch's CNN with in-place ReLU, to stay under a
         # minute: at one thread its pooling-first way was the faster (benchmarks.md).
-        "cnn": ["scratchnet", "torch", *([] if quick else ["torch-inplace"]), "torch-poolfirst"],
+        "cnn": ["scratchnet", "torch", *([] if quick else ["torch-inplace", "scratchnet-threads"]),
+                "torch-poolfirst"],
     }
     argv_list = list(argv if argv is not None else sys.argv[1:])
     if "--json" in argv_list:  # where the raw file went is nobody's business in the docs

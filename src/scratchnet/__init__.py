@@ -20,6 +20,7 @@ from .errors import (
     ModelFileError,
     ScratchnetError,
     ShapeError,
+    WorkerError,
 )
 from .gradcheck import gradcheck, gradcheck_loss
 from .io import load_model, save_model
@@ -79,6 +80,7 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "StepDecay",
     "Tanh",
+    "WorkerError",
     "find_latest",
     "get_num_threads",
     "gradcheck",

@@ -47,3 +47,7 @@ class DownloadError(ScratchnetError, OSError):
 
 class DivergenceError(ScratchnetError, FloatingPointError):
     """Training produced a non-finite loss; the model keeps its last finite weights."""
+
+
+class WorkerError(ScratchnetError, RuntimeError):
+    """A worker process of data-parallel training failed or exited (see dataparallel)."""

@@ -28,13 +28,14 @@ from .checkpoint import (
     load_checkpoint,
     restore_training,
 )
+from .dataparallel import DataParallel, check_supported
 from .errors import ConfigError, DataError, DivergenceError, DTypeError, ShapeError
 from .layers.activations import ReLU
 from .layers.base import Layer
 from .layers.pooling import MaxPool2D
 from .losses import Loss, get_loss
 from .optim import Optimizer, Parameter, get_optimizer
-from .parallel import worker_mode
+from .parallel import one_thread, worker_mode
 
 
 class Sequential:
@@ -316,6 +317,7 @@ class Sequential:
         keep_checkpoints: int = 3,
         resume=False,
         augment=None,
+        processes: int = 1,
     ) -> History:
         """Train for ``epochs`` passes over ``(X, y)`` in mini-batches of ``batch_size``
         (``None``: the whole set at once, as the XOR lessons do).
@@ -346,6 +348,11 @@ class Sequential:
         (the model's generator) or from a generator seeded with ``epoch``: a resumed
         run then gets the same inputs, because checkpoints keep the generator's state
         at the start of the epoch.
+
+        ``processes``: share every batch between this many processes, each on its own
+        core (data parallelism; ``scratchnet.dataparallel``): the same arithmetic up to
+        rounding. Linux on x86-64 only, and not with batch normalisation or dropout:
+        anything else raises ``ConfigError`` before training starts.
         """
         loss = self._loss_or_raise()
         epochs = _positive_int(epochs, "epochs")
@@ -370,6 +377,7 @@ class Sequential:
         n_batches = math.ceil(n / batch_size)
         if augment is not None and not callable(augment):
             raise ConfigError(f"augment must be a function (X, epoch, rng) -> X, got {augment!r}")
+        check_supported(self.layers, processes)
         manager, resume_from = self._checkpoint_manager(
             checkpoint_dir, checkpoint_every, keep_checkpoints, resume
         )
@@ -385,14 +393,18 @@ class Sequential:
         self.train()
         # The first trainable layer's dL/d(input) feeds nothing during fit: skip it.
         self._skip_input_grad(True)
+        plan = _FitPlan(X, y, validation_data, epochs, batch_size, n_batches, shuffle,
+                        list(callbacks), verbose, manager, resume_from, data_info, augment,
+                        processes)
+        # How several cores are used: worker threads (see parallel), or processes, each
+        # with BLAS at one thread (see dataparallel).
+        cores = worker_mode(self.layers) if processes == 1 else one_thread()
         try:
-            with worker_mode(self.layers):  # how several threads are used: see parallel
-                return self._fit_loop(
-                    _FitPlan(X, y, validation_data, epochs, batch_size, n_batches, shuffle,
-                             list(callbacks), verbose, manager, resume_from, data_info,
-                             augment)
-                )
+            with cores:
+                return self._fit_loop(plan)
         finally:
+            if plan.data_parallel is not None:
+                plan.data_parallel.close()
             self._skip_input_grad(False)
 
     def _fit_loop(self, plan: _FitPlan) -> History:
@@ -445,6 +457,15 @@ class Sequential:
         if pos is not None and pos.stopped:
             start_epoch = epochs  # a callback ended this run; resuming it trains no more
 
+        dp = None
+        if plan.processes > 1 and start_epoch < epochs:
+            counting = _n_correct if "accuracy" in self.metrics else None
+            dp = plan.data_parallel = DataParallel(self, X, y, batch_size, plan.processes,
+                                                   counting, shared_inputs=augment is not None)
+            params = dp.params  # the same parameters, now in memory the processes share
+            # A callback that reads the gradient before the update needs the whole sum.
+            reads_grads = any(type(cb).on_after_backward is not Callback.on_after_backward
+                              for cb in cbs)
         progress = _Progress(verbose, epochs, n_batches, start_epoch)
         step = opt.t
         snapshot = self.state_dict()
@@ -476,6 +497,8 @@ class Sequential:
                     Xe = self._augmented(augment, X, epoch)
                 order = self.rng.permutation(n) if shuffle and n_batches > 1 else None
                 first, total_loss, correct, lr = 0, 0.0, 0, opt.lr
+            if dp is not None and augment is not None:
+                dp.set_inputs(Xe)  # the epoch's inputs, where every process reads them
             bar = progress.epoch_bar(epoch, first)
             for b in range(first, n_batches):
                 # One permutation per epoch, gathered batch by batch: shuffling all of X
@@ -483,26 +506,38 @@ class Sequential:
                 rows = slice(b * batch_size, (b + 1) * batch_size)
                 if order is not None:
                     rows = order[rows]
-                xb, yb = Xe[rows], y[rows]
                 for cb in cbs:
                     cb.on_batch_begin(step)
-                # Overflow while diverging is reported below as one DivergenceError, not
-                # as a stream of numpy warnings.
-                with np.errstate(over="ignore", invalid="ignore"):
-                    out = self.forward(xb)
-                    batch_loss = loss.forward(out, yb)
-                if not math.isfinite(batch_loss):
-                    self._diverged(epoch, b, batch_loss, lr, snapshot, manager)
-                total_loss += batch_loss * len(xb)
-                if "accuracy" in self.metrics:
-                    correct += _n_correct(loss, out, yb)
-                with np.errstate(over="ignore", invalid="ignore"):
-                    self.backward(loss.backward())
+                if dp is None:
+                    xb, yb = Xe[rows], y[rows]
+                    # Overflow while diverging is reported below as one DivergenceError,
+                    # not as a stream of numpy warnings.
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        out = self.forward(xb)
+                        batch_loss = loss.forward(out, yb)
+                    if not math.isfinite(batch_loss):
+                        self._diverged(epoch, b, batch_loss, lr, snapshot, manager)
+                    total_loss += batch_loss * len(xb)
+                    if "accuracy" in self.metrics:
+                        correct += _n_correct(loss, out, yb)
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        self.backward(loss.backward())
+                else:  # the same, shared between processes (forward, loss and backward)
+                    batch_loss, n_correct, n_rows = dp.gradients(rows)
+                    if not math.isfinite(batch_loss):
+                        self._diverged(epoch, b, batch_loss, lr, snapshot, manager)
+                    total_loss += batch_loss * n_rows
+                    correct += n_correct
+                    if reads_grads:
+                        dp.sum_gradients()
                 for cb in cbs:
                     cb.on_after_backward(step)
                 lr = opt.lr
-                with np.errstate(over="ignore", invalid="ignore"):
-                    opt.step(params)
+                if dp is None:
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        opt.step(params)
+                else:
+                    dp.update()
                 step += 1
                 for cb in cbs:
                     cb.on_batch_end(step, {"loss": batch_loss, "lr": lr})
@@ -754,6 +789,8 @@ class _FitPlan:
     resume_from: Path | None
     data_info: dict | None
     augment: object
+    processes: int = 1
+    data_parallel: DataParallel | None = None  # made by the loop, closed by fit
 
 
 def _positive_int(value, what: str) -> int:

@@ -245,3 +245,19 @@ def _blas_single_threaded():
     with blas.limit(limits=1):
         yield
 
+
+
+@contextmanager
+def one_thread():
+    """BLAS at one thread and no worker threads for the duration (settings restored
+    afterwards). For data-parallel processes (scratchnet.dataparallel): each process is
+    one core's worth of work, and a process forked from this one has none of its
+    threads, so it must not hand work to the thread pool."""
+    global _num_threads
+    before = _num_threads
+    _num_threads = 1
+    try:
+        with _blas_single_threaded():
+            yield
+    finally:
+        _num_threads = before

@@ -93,11 +93,39 @@ def test_cnn_on_real_digits(t10k_dir, tmp_path, capsys):
     _check_run_folder(out)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2
+                    or os.uname().machine not in ("x86_64", "amd64"),
+                    reason="data-parallel processes need Linux on x86-64 and two CPUs")
+def test_processes_share_the_mlps_batches_and_the_cnn_says_why_it_cannot(
+        synthetic_t10k, tmp_path, capsys):
+    me = os.getpid()
+    with open(f"/proc/{me}/task/{me}/children") as f:
+        children_before = f.read().split()
+    out = tmp_path / "run"
+    rc = cli.main(["mnist", "--data-dir", str(synthetic_t10k), "--train-limit", "400",
+                   "--test-limit", "100", "--epochs", "2", "--processes", "2", "--quiet",
+                   "--out", str(out)])  # augmentation on (the recipe's default)
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    acc = float(re.search(r"test accuracy (\d+\.\d\d)% on 100 MNIST", captured.out).group(1))
+    assert acc > 50
+    assert _check_run_folder(out)["status"] == "finished"
+    me = os.getpid()  # no worker process left behind, running or never waited for
+    with open(f"/proc/{me}/task/{me}/children") as f:
+        assert f.read().split() == children_before
+    rc = cli.main(["mnist", "--model", "cnn", "--data-dir", str(synthetic_t10k), "--train-limit",
+                   "64", "--epochs", "1", "--processes", "2", "--out", str(tmp_path / "cnn")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "BatchNorm2d" in err and "statistics over the whole batch" in err, err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--split-test", "10000"], "between 1 and 9,999"),
     (["--val-split", "1.5"], "validation split must be a fraction"),
     (["--epochs", "0"], "epochs must be an integer"),
     (["--threads", "0"], "number of threads must be a positive integer, got 0"),
+    (["--processes", "0"], "processes must be a positive integer, got 0"),
 ])
 def test_bad_options_exit_2_with_one_line(synthetic_t10k, tmp_path, capsys, argv, message):
     rc = cli.main(["mnist", "--data-dir", str(synthetic_t10k), "--out", str(tmp_path / "r"),

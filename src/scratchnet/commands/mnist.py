@@ -78,12 +78,17 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="worker threads for the batch (default: $SCRATCHNET_NUM_THREADS or 1; "
                         "see scratchnet.parallel)")
+    p.add_argument("--processes", type=int, default=1, metavar="N",
+                   help="share each batch between N processes, one core each (data "
+                        "parallelism, see scratchnet.dataparallel; Linux on x86-64; the MLP: "
+                        "the CNN's batch normalisation and dropout need the whole batch)")
     add_checkpoint_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import checkpoint_kwargs, resume_run_dir
+    from ..dataparallel import check_supported
     from ..lessons.mnist import (
         MnistConfig,
         build_model,
@@ -98,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads is not None:
         set_num_threads(args.threads)  # a bad number is a ConfigError, reported by the CLI
+    if args.processes != 1:
+        check_supported([], args.processes)  # the number and the machine, before any work
     cfg = MnistConfig(
         model=args.model, dataset=args.dataset, data_dir=args.data_dir,
         split_test=args.split_test, epochs=args.epochs, batch_size=args.batch_size,
@@ -108,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     say = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
     run_dir = resume_run_dir(args, "mnist") or args.out or default_run_dir("mnist")
     fit_kwargs = checkpoint_kwargs(args, run_dir)
+    if args.processes != 1:
+        fit_kwargs["processes"] = args.processes
     data = load_data(cfg)
     if data.notice:
         # Said even with --quiet: the figures mean something else in this mode.

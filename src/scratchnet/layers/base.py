@@ -49,6 +49,9 @@ class Layer:
     #: (Conv2D, pooling): with several workers, a model containing one trains in
     #: "worker mode" (see scratchnet.parallel).
     batch_parallel = False
+    #: True for layers whose training forward pass mixes the samples of a batch (batch
+    #: normalisation's statistics): a batch cannot be shared between processes.
+    mixes_batch = False
 
     def __init__(self, name: str | None = None):
         self.name = name

@@ -35,6 +35,7 @@ class _BatchNorm(Layer):
 
     _ndim = 2  # input rank; statistics over every axis but axis 1 (_per_feature_sum)
     _what = "(batch, features)"
+    mixes_batch = True  # training normalises with the statistics of the whole batch
 
     def __init__(
         self,
