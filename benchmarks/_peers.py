@@ -7,8 +7,9 @@ the seconds it took plus a few numbers that show the peers did the same work
 (thread start-up, lazy initialisation, first-touch page faults) are not counted.
 
 Each peer's code is what a user of that library would write: scratchnet trains with
-``Sequential.fit`` (or, labelled as such, the stacked-seed trainer), PyTorch with the
-usual ``zero_grad / forward / backward / step`` loop over ``randperm`` batches,
+``Sequential.fit`` (or, labelled as such, the stacked-seed trainer; at several threads,
+``fit(processes=...)`` for the MLP and the CNN, see ``_scratchnet_classifier``), PyTorch
+with the usual ``zero_grad / forward / backward / step`` loop over ``randperm`` batches,
 scikit-learn with ``MLPClassifier``. All inputs are float32.
 """
 

@@ -15,6 +15,12 @@ for what profiling found):
   test digits tiled six times when ``../shared/data/mnist-t10k`` is there; synthetic
   rows of the same shape otherwise). scratchnet twice: as it trains by default, and
   with every input multiplied (``Dense.skip_zero_inputs = False``, full run only).
+
+At two threads or more, scratchnet's MLP and CNN lines train with as many data-parallel
+processes, one thread each (``fit(processes=...)``, ``scratchnet.dataparallel``), and a
+third line, ``scratchnet-threads`` (full run only), trains the same network in one
+process with that many worker threads (``scratchnet.parallel``): the same cores, used
+the other way.
 * ``cnn``: a small CNN (conv 32 3x3, pool, conv 64 3x3, pool, fc 128, fc 10) on a fixed
   number of batches, extrapolated to a 60,000-row epoch.
 * ``process``: start-up (``import scratchnet`` vs ``import torch``) and, when the
@@ -40,7 +46,9 @@ after a pause of a quarter of a second: the BLAS threads of the peer before keep
 spinning for about 0.1 s after their last product. Times are
 wall-clock seconds of the training call only (data preparation and imports excluded);
 CPU seconds are recorded too. Peak memory is each worker's own high-water mark of
-resident memory, so peers never share one.
+resident memory, so peers never share one, plus that of its largest ended child process
+(scratchnet's data-parallel helper): pages both map, such as the data set, count twice,
+so for that line it is an upper bound.
 """
 
 from __future__ import annotations
@@ -542,9 +550,16 @@ def render_markdown(info: dict, cfg: dict, runs: dict[int, dict[str, TaskResult]
       "(imports and data preparation excluded), median and min–max.")
     a("")
     a("Thread counts: every peer ran with the same number of threads, "
-      + " and again with ".join(str(k) for k in counts) + " (each section below; for "
-      "scratchnet that includes its own worker threads, `SCRATCHNET_NUM_THREADS`, which the "
-      "CNN uses with BLAS held to one thread, see performance.md). "
+      + " and again with ".join(str(k) for k in counts) + " (each section below). At two "
+      "threads, scratchnet's MLP and CNN lines train with two data-parallel processes of "
+      "one thread each (`fit(processes=2)`: each computes the gradient of half of every "
+      "batch and updates half of every parameter; see `scratchnet/dataparallel.py`), and "
+      "\"scratchnet, one process with worker threads\" trains the same network in one "
+      "process with two worker threads (`SCRATCHNET_NUM_THREADS`; the CNN with BLAS held to "
+      "one thread, see performance.md): the same two cores, used the other way. Peak "
+      "memory of the process lines adds the helper process's high-water mark to the "
+      "main one's, counting the pages both map (the data set, the libraries) twice: an "
+      "upper bound. "
       "With other jobs on the machine, a second thread is often no help and sometimes a "
       "large loss (a thread that waits for a busy core holds up its partner), so the "
       "1-thread numbers are the steadier comparison.")
@@ -703,9 +718,10 @@ def render_markdown(info: dict, cfg: dict, runs: dict[int, dict[str, TaskResult]
       "blank in every image of the batch (about a third; see `Dense` and performance.md); "
       "\"scratchnet, blank inputs multiplied too\" is the same run with "
       "`skip_zero_inputs = False`, every input multiplied as PyTorch does. Inputs are left "
-      "out only while BLAS runs one thread, so at two threads the two lines run the same "
-      "code. The shares of the matmul peak and the floors count every multiply-add of the "
-      "dense network for every peer, including those that scratchnet leaves out.")
+      "out only while BLAS runs one thread, which is also the case in each of the two "
+      "data-parallel processes. The shares of the matmul peak and the floors count every "
+      "multiply-add of the dense network for every peer, including those that scratchnet "
+      "leaves out.")
     a("")
     return "\n".join(L)
 

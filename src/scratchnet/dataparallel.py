@@ -191,9 +191,16 @@ class DataParallel:
         # each parameter's shares: contiguous ranges of its flattened elements
         self._shares = [split(p.value.size, P) for p in self.params]
 
+        try:
+            self._start_helpers()
+        except BaseException:
+            self.close()  # the helpers already started, and the model's own arrays back
+            raise
+
+    def _start_helpers(self) -> None:
         parent = os.getpid()
-        for k in range(1, P):
-            sys.stdout.flush()
+        for k in range(1, self.P):
+            sys.stdout.flush()  # what is buffered would otherwise be printed twice
             sys.stderr.flush()
             pid = os.fork()
             if pid == 0:  # the helper: never returns into the caller's code
