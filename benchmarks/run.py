@@ -630,8 +630,12 @@ def render_markdown(info: dict, cfg: dict, runs: dict[int, dict[str, TaskResult]
             a("")
         a("Peak memory: each (task, peer) ran in its own process; this is that process's "
           "high-water mark of resident memory (interpreter, library, data and training "
-          "together). \"After setup\": the mark once the library was imported and the data "
-          "prepared, before any training. Target: scratchnet's peak <= PyTorch's.")
+          "together), plus the mark of its largest ended child process: at two threads "
+          "scratchnet's MLP and CNN lines fork a helper process, whose pages shared with "
+          "the main one (the data set, the libraries) are then counted twice, so for them "
+          "the figure is an upper bound. \"After setup\": the mark once the library was "
+          "imported and the data prepared, before any training. Target: scratchnet's peak "
+          "<= PyTorch's.")
         a("")
         a("| task | peer | peak | after setup | training added | peak / PyTorch's |")
         a("|---|---|---|---|---|---|")
