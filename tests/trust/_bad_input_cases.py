@@ -309,6 +309,8 @@ API_CASES: list[Case] = [
         errors.ConfigError, r"output of layer 1 \(Sigmoid\), which that layer needs again"),
     api("threads-zero", A_SIZE, "`set_num_threads(0)`", lambda t: sn.set_num_threads(0),
         errors.ConfigError, "number of threads must be a positive integer"),
+    api("processes-zero", A_SIZE, "`fit(X, y, processes=0)`", lambda t: _fit(processes=0),
+        errors.ConfigError, "processes must be a positive integer, got 0"),
     # unknown names
     api("loss-name", A_NAME, "`compile(loss='hinge')`",
         lambda t: _model().compile(loss="hinge"), errors.ConfigError, "unknown loss 'hinge'"),
