@@ -146,13 +146,12 @@ class DataParallel:
         self.count_correct = count_correct
         self._pids: list[int] = []
         self._seq = 0
+        self._summed = False  # main's gradient arrays already hold every process's sum
         self._closed = False
         params = model.parameters()
         opt = self.opt
         for p in params:  # the optimiser's state must exist before it is shared
-            st = opt.state.get(p.name)
-            if st is None or next(iter(st.values()), p.value).shape != p.value.shape:
-                opt.state[p.name] = opt._init_state(p.value)
+            opt.state_of(p)
         state_keys = [(p.name, k) for p in params for k in opt.state[p.name]]
 
         P = processes
@@ -307,10 +306,8 @@ class DataParallel:
     def update(self) -> None:
         """One optimiser step, each process updating its share of every parameter."""
         opt = self.opt
-        lr = opt.schedule(opt.t)
-        opt.t += 1
-        summed = getattr(self, "_summed", False)
-        self._summed = False
+        lr = opt.begin_step()
+        summed, self._summed = self._summed, False
         self._lr[0] = lr
         seq = self._post(_UPDATE, t=opt.t, summed=int(summed))
         self._update_share(0, lr, summed)

@@ -54,14 +54,25 @@ class Optimizer:
         return self.schedule(self.t)
 
     def step(self, params: list[Parameter]) -> None:
+        lr = self.begin_step()
+        for p in params:
+            self._update(p.value, p.grad, self.state_of(p), lr)
+
+    def begin_step(self) -> float:
+        """Count one update and return the rate it uses (``step`` calls it; data-parallel
+        training calls it, then updates each process's share of the parameters)."""
         lr = self.schedule(self.t)
         self.t += 1
         self._shared = blas_threads() > 1
-        for p in params:
-            st = self.state.get(p.name)
-            if st is None or next(iter(st.values()), p.value).shape != p.value.shape:
-                st = self.state[p.name] = self._init_state(p.value)
-            self._update(p.value, p.grad, st, lr)
+        return lr
+
+    def state_of(self, p: Parameter) -> dict[str, np.ndarray]:
+        """The state arrays of parameter ``p``, made on first use (and again if its
+        shape changed)."""
+        st = self.state.get(p.name)
+        if st is None or next(iter(st.values()), p.value).shape != p.value.shape:
+            st = self.state[p.name] = self._init_state(p.value)
+        return st
 
     def _init_state(self, value: np.ndarray) -> dict[str, np.ndarray]:
         return {"tmp": np.empty_like(value)}
