@@ -58,6 +58,7 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -201,7 +202,13 @@ class DataParallel:
         for k in range(1, self.P):
             sys.stdout.flush()  # what is buffered would otherwise be printed twice
             sys.stderr.flush()
-            pid = os.fork()
+            with warnings.catch_warnings():
+                # Python 3.12+ warns on every fork of a process with threads (BLAS's own
+                # count). The helper never needs a lock another thread might hold: it
+                # imports nothing and runs only NumPy and this module's loop.
+                warnings.filterwarnings("ignore", category=DeprecationWarning,
+                                        message=".*fork.*")
+                pid = os.fork()
             if pid == 0:  # the helper: never returns into the caller's code
                 code = 1
                 try:

@@ -1,4 +1,5 @@
-"""Worker threads for the batch: how scratchnet uses more than one core.
+"""Worker threads for the batch: one of the two ways scratchnet uses more than one core
+(the other, processes that share each batch, is ``scratchnet.dataparallel``).
 
 NumPy runs each operation on one core; only its matrix products (BLAS) may spread
 over several, and for the products of one small batch a second BLAS thread gains
