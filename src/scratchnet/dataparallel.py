@@ -190,6 +190,7 @@ class DataParallel:
         self.params = model.parameters()
         # each parameter's shares: contiguous ranges of its flattened elements
         self._shares = [split(p.value.size, P) for p in self.params]
+        self._views = None  # this process's share of them, made on its first update
 
         try:
             self._start_helpers()
@@ -364,22 +365,32 @@ class DataParallel:
             model.backward(grad)
         return share_loss * len(rows), correct
 
+    def _share_views(self, k: int) -> list:
+        """Process ``k``'s share of every parameter, as flat views made once: (weights,
+        the gradient of every process, optimiser state), for parameters whose share is
+        not empty."""
+        views = []
+        for j, (p, shares) in enumerate(zip(self.params, self._shares, strict=True)):
+            part = shares[k]
+            if not len(part):
+                continue
+            cut = slice(part.start, part.stop)
+            grads = [g[j].reshape(-1)[cut] for g in self._grads]
+            state = {key: a.reshape(-1)[cut] for key, a in self.opt.state[p.name].items()}
+            views.append((p.value.reshape(-1)[cut], grads, state))
+        return views
+
     def _update_share(self, k: int, lr: float, summed: bool) -> None:
         opt = self.opt
         opt._shared = False  # one BLAS thread: update in place (see subtract_step)
-        grads = self._grads
+        if self._views is None:
+            self._views = self._share_views(k)
         with np.errstate(over="ignore", invalid="ignore"):
-            for j, (p, shares) in enumerate(zip(self.params, self._shares, strict=True)):
-                part = shares[k]
-                if not len(part):
-                    continue
-                cut = slice(part.start, part.stop)
-                g = grads[0][j].reshape(-1)[cut]
+            for w, (g, *others), state in self._views:
                 if not summed:  # add the other processes' gradients, in process order
-                    for other in range(1, self.P):
-                        g += grads[other][j].reshape(-1)[cut]
-                st = {key: a.reshape(-1)[cut] for key, a in opt.state[p.name].items()}
-                opt._update(p.value.reshape(-1)[cut], g, st, lr)
+                    for other in others:
+                        g += other
+                opt._update(w, g, state, lr)
 
     # -- a helper's side ---------------------------------------------------------------
     def _helper(self, k: int, parent: int) -> None:
