@@ -238,11 +238,13 @@ def _images(cfg, rows: int, flat: bool):
     return X, labels, what
 
 
-def _scratchnet_classifier(cfg, X, y, layers_fn, epochs: int, processes: bool = True) -> Work:
+def _scratchnet_classifier(cfg, X, y, layers_fn, epochs: int, processes: bool = True,
+                           warm_batches: int = 0) -> Work:
     """``processes``: with several threads (``SCRATCHNET_NUM_THREADS``), train with that
     many data-parallel processes of one thread each (``fit(processes=...)``), scratchnet's
     way of using several cores for these models; ``False``: one process with its worker
-    threads (the ``scratchnet-threads`` line)."""
+    threads (the ``scratchnet-threads`` line). ``warm_batches``: also report the seconds
+    up to the end of that many batches (``warm_seconds``, see ``run.extrapolate``)."""
     from scratchnet import Sequential, get_num_threads
     from scratchnet.callbacks import Callback
 
@@ -255,22 +257,34 @@ def _scratchnet_classifier(cfg, X, y, layers_fn, epochs: int, processes: bool = 
         def on_epoch_end(self, epoch, logs=None):
             self.ends.append(time.perf_counter())
 
+    class WarmClock(EpochClock):
+        done = 0
+
+        def on_batch_end(self, step, logs):
+            self.done += 1
+            if self.done == warm_batches:
+                self.warm = time.perf_counter()
+
     def train(Xa, ya, n_epochs):
         model = Sequential(layers_fn(), seed=0)
         model.compile(loss="cross_entropy", optimizer="adam", lr=1e-3)
-        clock = EpochClock()
+        clock = WarmClock() if warm_batches else EpochClock()
         t0 = time.perf_counter()
         hist = model.fit(Xa, ya, epochs=n_epochs, batch_size=BATCH, verbose=0, callbacks=[clock],
                          processes=n_processes)
         seconds = time.perf_counter() - t0
-        return {"seconds": seconds, "epoch_seconds": _durations(t0, clock.ends),
-                "final_loss": hist["loss"][-1], "accuracy": hist["accuracy"][-1]}
+        out = {"seconds": seconds, "epoch_seconds": _durations(t0, clock.ends),
+               "final_loss": hist["loss"][-1], "accuracy": hist["accuracy"][-1]}
+        if warm_batches and len(Xa) > warm_batches * BATCH:
+            out["warm_seconds"] = clock.warm - t0
+        return out
 
     return Work(run=lambda: train(X, y, epochs), warmup=lambda: train(X[:SMALL], y[:SMALL], 1),
                 libraries=("numpy",))
 
 
-def _torch_classifier(cfg, X, y, make_net, epochs: int) -> Work:
+def _torch_classifier(cfg, X, y, make_net, epochs: int, warm_batches: int = 0) -> Work:
+    """As ``_scratchnet_classifier``, in PyTorch's usual training loop."""
     import torch
 
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
@@ -283,11 +297,14 @@ def _torch_classifier(cfg, X, y, make_net, epochs: int) -> Work:
         n = len(Xa)
         t0 = time.perf_counter()
         ends = []
+        warm = None
         for _ in range(n_epochs):
             # Loss and accuracy are tracked per batch, as scratchnet's fit does by default.
             total, correct = 0.0, 0
             order = torch.randperm(n)
             for i in range(0, n, BATCH):
+                if i == warm_batches * BATCH and warm is None:
+                    warm = time.perf_counter()
                 idx = order[i : i + BATCH]
                 xb, yb = Xa[idx], ya[idx]
                 opt.zero_grad()
@@ -299,8 +316,11 @@ def _torch_classifier(cfg, X, y, make_net, epochs: int) -> Work:
                 correct += int((out.argmax(1) == yb).sum())
             ends.append(time.perf_counter())
         seconds = time.perf_counter() - t0
-        return {"seconds": seconds, "epoch_seconds": _durations(t0, ends),
-                "final_loss": total / n, "accuracy": correct / n}
+        out = {"seconds": seconds, "epoch_seconds": _durations(t0, ends),
+               "final_loss": total / n, "accuracy": correct / n}
+        if warm_batches and warm is not None:
+            out["warm_seconds"] = warm - t0
+        return out
 
     return Work(run=lambda: train(Xt, yt, epochs),
                 warmup=lambda: train(Xt[:SMALL], yt[:SMALL], 1), libraries=("torch",))
@@ -390,12 +410,14 @@ def _mlp_sklearn(cfg) -> Work:
 
 def _cnn_scratchnet(cfg, processes: bool = True) -> Work:
     X, y, _ = _images(cfg, int(cfg["cnn_batches"]) * BATCH, flat=False)
-    return _scratchnet_classifier(cfg, X, y, _cnn_layers, 1, processes)
+    return _scratchnet_classifier(cfg, X, y, _cnn_layers, 1, processes,
+                                  int(cfg["cnn_warm_batches"]))
 
 
 def _cnn_torch(cfg, inplace: bool = False, pool_first: bool = False) -> Work:
     X, y, _ = _images(cfg, int(cfg["cnn_batches"]) * BATCH, flat=False)
-    return _torch_classifier(cfg, X, y, lambda: _cnn_torch_net(inplace, pool_first), 1)
+    return _torch_classifier(cfg, X, y, lambda: _cnn_torch_net(inplace, pool_first), 1,
+                             int(cfg["cnn_warm_batches"]))
 
 
 #: task -> peer -> setup function. The first peer of each task is scratchnet's.

@@ -84,6 +84,28 @@ def test_ratios_are_taken_pair_by_pair():
     assert (st.median, st.lo, st.hi, st.n) == (2.0, 0.5, 3.0, 3)
 
 
+def test_the_first_batches_are_counted_once_in_an_extrapolated_epoch():
+    # 10 batches of 100 rows: 3 s for the first 2, then 0.5 s a batch
+    run = {"seconds": 7.0, "warm_seconds": 3.0}
+    assert bench.extrapolate(run, 1000, 2000, warm_rows=200) == pytest.approx(3.0 + 18 * 0.5)
+    # without the warm time (or with no warm rows) the whole run is scaled
+    assert bench.extrapolate({"seconds": 7.0}, 1000, 2000, warm_rows=200) == 14.0
+    assert bench.extrapolate(run, 1000, 2000) == 14.0
+
+
+@pytest.mark.parametrize("peer", ["scratchnet", "torch"])
+def test_the_cnn_peers_time_their_first_batches(peer):
+    if peer == "torch":
+        pytest.importorskip("torch")
+    import _peers
+
+    cfg = {"data_dir": None, "cnn_batches": 3, "cnn_warm_batches": 1}
+    work = _peers.PEERS["cnn"][peer](cfg)
+    result = work.run()
+    assert 0 < result["warm_seconds"] < result["seconds"]
+    assert np.isfinite(result["final_loss"])
+
+
 def test_the_printed_summary_keeps_every_label_whole():
     work = "small CNN, one 60,000-row epoch (extrapolated from 8 batches, 1,024 rows)"
     rows = [
