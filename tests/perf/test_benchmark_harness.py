@@ -26,6 +26,10 @@ def test_mlp_flops_count_every_product_once():
     forward = sum(2 * a * b for a, b in pairs)
     expected = 2 * forward + sum(2 * a * b for a, b in pairs[1:])
     assert _common.mlp_flops_per_row() == expected == 1_007_104
+    # with the first layer's input gradient: three products per layer
+    assert _common.mlp_flops_per_row(input_grad=True) == 3 * forward == 1_408_512
+    # an epoch at 324 GFLOP/s, as the speed issue worked it out: 0.26 s
+    assert round(60_000 * 3 * forward / 324e9, 2) == 0.26
 
 
 def test_cnn_flops_follow_the_layer_shapes():
@@ -124,7 +128,7 @@ def test_the_printed_summary_keeps_every_label_whole():
     # the columns line up: every row's peer starts where the header's does
     header = next(line for line in lines if line.startswith("work"))
     assert body[0].index("PyTorch") == header.index("peer")
-    assert f"  floor 0.50s for {work}: scratchnet 3.8x" in lines
+    assert f"  floor 0.50s for {work}: scratchnet 3.80x" in lines
 
 
 def test_rounds_change_who_goes_first_and_who_runs_before_whom():
