@@ -14,7 +14,7 @@ How a step is shared between ``P`` processes (the one that called ``fit``, "main
     forward + backward on its share of rows    forward + backward on its share of rows
     wait for every helper  <---------------    gradient written, post
     post "update" with the step's t and lr --->
-    update its share of every parameter        update its share of every parameter
+    update its share of the parameters         update its share of the parameters
     wait for every helper  <---------------    post
 
 This is the same arithmetic as one process on the whole batch, up to rounding:
@@ -23,8 +23,10 @@ This is the same arithmetic as one process on the whole batch, up to rounding:
   ``rows_k / rows`` and the gradients are *added*: ``dW = sum_k x_k.T @ dz_k``, the
   product ``x.T @ dz`` cut into blocks of rows.
 * The optimisers work element by element, so each process can update its own
-  contiguous share of every parameter (after adding the ``P`` gradients of that share,
-  in a fixed order).
+  contiguous share of the parameters (after adding the ``P`` gradients of that share,
+  in a fixed order). The parameters lie one after another in one flat array (and so do
+  each process's gradients and each kind of optimiser state), so a share is one range
+  of it and one call of the optimiser's update, not one per parameter.
 
 What the processes share is one block of memory mapped into all of them (``mmap``): the
 parameters, every process's gradients and the optimiser's state. Each process keeps its
@@ -153,14 +155,17 @@ class DataParallel:
         opt = self.opt
         for p in params:  # the optimiser's state must exist before it is shared
             opt.state_of(p)
-        state_keys = [(p.name, k) for p in params for k in opt.state[p.name]]
+        groups = _groups(params, opt.state)
 
         P = processes
         specs = [((P, _LINE), np.int64), ((P, 2), np.float64), ((_LINE,), np.float64),
                  ((batch_size,), np.int64), ((P, _ERR_BYTES), np.uint8)]
-        specs += [(p.value.shape, p.value.dtype) for p in params]  # the parameters
-        specs += [(p.grad.shape, p.grad.dtype) for _ in range(P) for p in params]  # gradients
-        specs += [(opt.state[n][k].shape, opt.state[n][k].dtype) for n, k in state_keys]
+        # per group: the values, every process's gradients, each kind of optimiser state,
+        # each one flat array with the group's parameters one after another
+        for members, dtype, keys in groups:
+            size = sum(params[j].value.size for j in members)
+            specs += [((size,), dtype)] * (1 + P)
+            specs += [((size,), key_dtype) for _, key_dtype in keys]
         if shared_inputs:
             specs.append((X.shape, X.dtype))
         block = _SharedBlock(specs)
@@ -174,22 +179,37 @@ class DataParallel:
         self._ctl_view = memoryview(block.map)[: P * _LINE * 8].cast("q")
         self._results[...] = 0.0
 
-        values = [next(arrays) for _ in params]
-        self._grads = [[next(arrays) for _ in params] for _ in range(P)]
-        for v, p in zip(values, params, strict=True):
-            v[...] = p.value
-        for name, k in state_keys:
-            arr = next(arrays)
-            arr[...] = opt.state[name][k]
-            opt.state[name][k] = arr
+        values: list = [None] * len(params)
+        self._grads = [[None] * len(params) for _ in range(P)]
+        #: per group: (values, [gradients of process 0, 1, ...], {state key: array}), flat
+        self._flat = []
+        for members, _, keys in groups:
+            flat_values = next(arrays)
+            flat_grads = [next(arrays) for _ in range(P)]
+            flat_state = {key: next(arrays) for key, _ in keys}
+            self._flat.append((flat_values, flat_grads, flat_state))
+            start = 0
+            for j in members:
+                p = params[j]
+                cut, shape = slice(start, start + p.value.size), p.value.shape
+                start = cut.stop
+                values[j] = flat_values[cut].reshape(shape)
+                values[j][...] = p.value
+                for k in range(P):
+                    self._grads[k][j] = flat_grads[k][cut].reshape(shape)
+                st = opt.state[p.name]
+                for key, _ in keys:
+                    view = flat_state[key][cut].reshape(shape)
+                    view[...] = st[key]
+                    st[key] = view
         if shared_inputs:
             self.X = next(arrays)
             np.copyto(self.X, X)
         self._names = [p.name for p in params]
         self._bind(values, self._grads[0])
         self.params = model.parameters()
-        # each parameter's shares: contiguous ranges of its flattened elements
-        self._shares = [split(p.value.size, P) for p in self.params]
+        # each group's shares: contiguous ranges of its flat arrays, one per process
+        self._shares = [split(flat[0].size, P) for flat in self._flat]
         self._views = None  # this process's share of them, made on its first update
 
         try:
@@ -306,13 +326,13 @@ class DataParallel:
     def sum_gradients(self) -> None:
         """Add every process's gradient into main's arrays now (for callbacks that read
         the gradient between backward and the update)."""
-        for j, g in enumerate(self._grads[0]):
-            for k in range(1, self.P):
-                g += self._grads[k][j]
+        for _, (g, *others), _ in self._flat:
+            for other in others:
+                g += other
         self._summed = True
 
     def update(self) -> None:
-        """One optimiser step, each process updating its share of every parameter."""
+        """One optimiser step, each process updating its share of the parameters."""
         opt = self.opt
         lr = opt.begin_step()
         summed, self._summed = self._summed, False
@@ -366,18 +386,17 @@ class DataParallel:
         return share_loss * len(rows), correct
 
     def _share_views(self, k: int) -> list:
-        """Process ``k``'s share of every parameter, as flat views made once: (weights,
-        the gradient of every process, optimiser state), for parameters whose share is
-        not empty."""
+        """Process ``k``'s share of every group of parameters, as views made once:
+        (weights, the gradient of every process, optimiser state), for groups whose
+        share is not empty."""
         views = []
-        for j, (p, shares) in enumerate(zip(self.params, self._shares, strict=True)):
+        for (values, grads, state), shares in zip(self._flat, self._shares, strict=True):
             part = shares[k]
             if not len(part):
                 continue
             cut = slice(part.start, part.stop)
-            grads = [g[j].reshape(-1)[cut] for g in self._grads]
-            state = {key: a.reshape(-1)[cut] for key, a in self.opt.state[p.name].items()}
-            views.append((p.value.reshape(-1)[cut], grads, state))
+            views.append((values[cut], [g[cut] for g in grads],
+                          {key: a[cut] for key, a in state.items()}))
         return views
 
     def _update_share(self, k: int, lr: float, summed: bool) -> None:
@@ -434,3 +453,19 @@ class DataParallel:
 
 
 _SLOTS = {"rows": _ROWS, "t": _T, "summed": _SUMMED}
+
+
+def _groups(params, state) -> list[tuple[list[int], np.dtype, tuple]]:
+    """Runs of consecutive parameters that can share flat arrays: the same dtype and the
+    same kinds of optimiser state, of the same dtypes. Each is (parameter indices, dtype,
+    ((state key, dtype), ...)); a model of one dtype is one group, so that a process's
+    share of every parameter is one range of one array, updated by one call of the
+    optimiser."""
+    groups: list[tuple[list[int], np.dtype, tuple]] = []
+    for j, p in enumerate(params):
+        keys = tuple((key, a.dtype) for key, a in state[p.name].items())
+        if groups and groups[-1][1] == p.value.dtype and groups[-1][2] == keys:
+            groups[-1][0].append(j)
+        else:
+            groups.append(([j], p.value.dtype, keys))
+    return groups
