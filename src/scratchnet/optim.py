@@ -12,6 +12,7 @@ The formulas follow PyTorch's ``torch.optim`` so trajectories can be compared.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,7 @@ class Optimizer:
         self.t = 0  # updates done so far
         self.state: dict[str, dict[str, np.ndarray]] = {}
         self._shared = False  # BLAS runs several threads (see subtract_step)
+        self._flat: tuple | None = None  # see use_flat
 
     @property
     def lr(self) -> float:
@@ -55,8 +57,43 @@ class Optimizer:
 
     def step(self, params: list[Parameter]) -> None:
         lr = self.begin_step()
+        flat = self._flat
+        if flat is not None:
+            arrays = self._arrays_of(params)
+            if arrays is not None and len(arrays) == len(flat[0]) and all(
+                    map(operator.is_, arrays, flat[0])):
+                self._update(*flat[1:], lr)  # every parameter at once (see use_flat)
+                return
+            self._flat = None  # an array was replaced: one call per parameter from now on
         for p in params:
             self._update(p.value, p.grad, self.state_of(p), lr)
+
+    def use_flat(self, params: list[Parameter], values: np.ndarray, grads: np.ndarray,
+                 state: dict[str, np.ndarray]) -> None:
+        """Update ``params`` through flat arrays from now on.
+
+        ``values`` and ``grads`` hold every parameter's elements one after another, and
+        ``state`` one such array for each kind of state; each parameter's own arrays
+        (``p.value``, ``p.grad``, ``self.state[p.name]``) are views of them (``fit`` lays
+        the parameters out so, see ``Sequential.flatten_parameters``). ``step`` then calls
+        the update once for all the parameters instead of once per parameter: the same
+        numbers, as every optimiser here works element by element, with a sixth of the
+        NumPy calls for the MNIST MLP's six arrays. Should any of those arrays be
+        replaced (a loaded optimiser state, a converted layer), ``step`` notices and goes
+        back to one call per parameter.
+        """
+        arrays = self._arrays_of(params)
+        self._flat = None if arrays is None else (arrays, values, grads, state)
+
+    def _arrays_of(self, params: list[Parameter]) -> list[np.ndarray] | None:
+        """Every array ``step`` touches, in order (None if a parameter has no state yet)."""
+        out: list[np.ndarray] = []
+        for p in params:
+            st = self.state.get(p.name)
+            if st is None:
+                return None
+            out += (p.value, p.grad, *st.values())
+        return out
 
     def begin_step(self) -> float:
         """Count one update and return the rate it uses (``step`` calls it; data-parallel
@@ -111,6 +148,7 @@ class Optimizer:
         return {"t": self.t, "schedule": self.schedule.state_dict(), "arrays": arrays}
 
     def load_state_dict(self, state: dict) -> None:
+        self._flat = None
         self.t = int(state["t"])
         self.schedule.load_state_dict(state.get("schedule", {}))
         self.state = {}

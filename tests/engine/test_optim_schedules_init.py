@@ -277,3 +277,76 @@ def test_optimizer_argument_errors():
         Adam(weight_decay=-0.1)
     with pytest.raises(ConfigError, match=r"alpha must be in \(0, 1\)"):
         RMSprop(alpha=0)
+
+
+# -- flat parameters: one update call for all of them --------------------------------------
+def _flat_net(optimizer, seed=3):
+    from scratchnet import Sequential
+    from scratchnet.layers import ReLU
+
+    model = Sequential([Dense(5, 7), ReLU(), Dense(7, 3)], seed=seed)
+    model.compile(loss="cross_entropy", optimizer=optimizer)
+    return model
+
+
+def _flat_data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 5)).astype(np.float32)
+    return X, (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 1)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SGD(lr=0.05, momentum=0.9, weight_decay=0.01), lambda: RMSprop(lr=0.01),
+    lambda: Adam(lr=0.01, flush_every=3), lambda: AdamW(lr=0.01),
+], ids=["momentum", "rmsprop", "adam", "adamw"])
+def test_fit_updates_flat_parameters_with_the_same_numbers_as_one_by_one(make, monkeypatch):
+    from scratchnet import Sequential
+
+    X, y = _flat_data()
+    flat = _flat_net(make())
+    flat.fit(X, y, epochs=3, batch_size=8, verbose=0)
+    # fit laid the parameters out in one array: every layer's W and b are views of it
+    values = flat.layers[0].params["W"].base
+    assert values is not None and values.ndim == 1 and values.size == flat.n_params
+    assert all(p.value.base is values for p in flat.parameters())
+    assert flat.optimizer._flat is not None
+
+    monkeypatch.setattr(Sequential, "flatten_parameters", Sequential.parameters)
+    plain = _flat_net(make())
+    plain.fit(X, y, epochs=3, batch_size=8, verbose=0)
+    assert plain.layers[0].params["W"].base is None and plain.optimizer._flat is None
+    for a, b in zip(flat.parameters(), plain.parameters(), strict=True):
+        np.testing.assert_array_equal(a.value, b.value)  # bit for bit
+    for name, st in plain.optimizer.state.items():
+        for key, arr in st.items():
+            if key != "tmp":
+                np.testing.assert_array_equal(flat.optimizer.state[name][key], arr)
+
+
+def test_a_replaced_array_sends_the_optimiser_back_to_one_call_per_parameter():
+    X, y = _flat_data()
+    model = _flat_net(Adam(lr=0.01))
+    model.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    layer = model.layers[2]
+    layer.params["W"] = layer.params["W"].copy()  # no longer a view of the flat array
+    before = layer.params["W"].copy()
+    model.loss.forward(model.forward(X), y)
+    model.backward(model.loss.backward())
+    model.optimizer.step(model.parameters())
+    assert model.optimizer._flat is None
+    assert not np.array_equal(layer.params["W"], before)  # the new array was updated
+    # the next fit lays them out again
+    model.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    assert model.optimizer._flat is not None
+    assert layer.params["W"].base is model.layers[0].params["W"].base
+
+
+def test_parameters_of_several_dtypes_are_left_as_they_are():
+    from scratchnet.optim import Parameter as P
+
+    model = _flat_net(SGD(lr=0.1))
+    model.layers[2].params["b"] = model.layers[2].params["b"].astype(np.float64)
+    params = model.flatten_parameters()
+    assert [p.value.base for p in params] == [None] * 4
+    assert model.optimizer._flat is None
+    assert isinstance(params[0], P)
