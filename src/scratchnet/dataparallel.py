@@ -66,6 +66,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .errors import ConfigError, WorkerError
+from .optim import flat_groups, flat_views
 from .parallel import split
 
 # -- the control block: one 64-byte cache line per writer -----------------------------
@@ -155,7 +156,7 @@ class DataParallel:
         opt = self.opt
         for p in params:  # the optimiser's state must exist before it is shared
             opt.state_of(p)
-        groups = _groups(params, opt.state)
+        groups = flat_groups(params, opt.state)
 
         P = processes
         specs = [((P, _LINE), np.int64), ((P, 2), np.float64), ((_LINE,), np.float64),
@@ -184,22 +185,19 @@ class DataParallel:
         #: per group: (values, [gradients of process 0, 1, ...], {state key: array}), flat
         self._flat = []
         for members, _, keys in groups:
-            flat_values = next(arrays)
-            flat_grads = [next(arrays) for _ in range(P)]
-            flat_state = {key: next(arrays) for key, _ in keys}
-            self._flat.append((flat_values, flat_grads, flat_state))
-            start = 0
-            for j in members:
-                p = params[j]
-                cut, shape = slice(start, start + p.value.size), p.value.shape
-                start = cut.stop
-                values[j] = flat_values[cut].reshape(shape)
-                values[j][...] = p.value
-                for k in range(P):
-                    self._grads[k][j] = flat_grads[k][cut].reshape(shape)
-                st = opt.state[p.name]
-                for key, _ in keys:
-                    view = flat_state[key][cut].reshape(shape)
+            flat = (next(arrays), [next(arrays) for _ in range(P)],
+                    {key: next(arrays) for key, _ in keys})
+            self._flat.append(flat)
+            shapes = [params[j].value.shape for j in members]
+            for j, view in zip(members, flat_views(flat[0], shapes), strict=True):
+                view[...] = params[j].value
+                values[j] = view
+            for k in range(P):
+                for j, view in zip(members, flat_views(flat[1][k], shapes), strict=True):
+                    self._grads[k][j] = view
+            for key, arr in flat[2].items():
+                for j, view in zip(members, flat_views(arr, shapes), strict=True):
+                    st = opt.state[params[j].name]
                     view[...] = st[key]
                     st[key] = view
         if shared_inputs:
@@ -453,19 +451,3 @@ class DataParallel:
 
 
 _SLOTS = {"rows": _ROWS, "t": _T, "summed": _SUMMED}
-
-
-def _groups(params, state) -> list[tuple[list[int], np.dtype, tuple]]:
-    """Runs of consecutive parameters that can share flat arrays: the same dtype and the
-    same kinds of optimiser state, of the same dtypes. Each is (parameter indices, dtype,
-    ((state key, dtype), ...)); a model of one dtype is one group, so that a process's
-    share of every parameter is one range of one array, updated by one call of the
-    optimiser."""
-    groups: list[tuple[list[int], np.dtype, tuple]] = []
-    for j, p in enumerate(params):
-        keys = tuple((key, a.dtype) for key, a in state[p.name].items())
-        if groups and groups[-1][1] == p.value.dtype and groups[-1][2] == keys:
-            groups[-1][0].append(j)
-        else:
-            groups.append(([j], p.value.dtype, keys))
-    return groups

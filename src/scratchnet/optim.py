@@ -167,6 +167,31 @@ class Optimizer:
         return f"{type(self).__name__}(lr={self.lr:g})"
 
 
+def flat_groups(params: list[Parameter], state: dict) -> list[tuple[list[int], np.dtype, tuple]]:
+    """Runs of consecutive parameters that can lie in the same flat arrays: the same
+    dtype and the same kinds of optimiser state (``state[p.name]``), of the same dtypes.
+    Each is (parameter indices, dtype, ((state key, dtype), ...)); the parameters of a
+    model of one dtype are one group."""
+    groups: list[tuple[list[int], np.dtype, tuple]] = []
+    for j, p in enumerate(params):
+        keys = tuple((key, a.dtype) for key, a in state[p.name].items())
+        if groups and groups[-1][1] == p.value.dtype and groups[-1][2] == keys:
+            groups[-1][0].append(j)
+        else:
+            groups.append(([j], p.value.dtype, keys))
+    return groups
+
+
+def flat_views(flat: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    """Views of the 1-D array ``flat``, one per shape, one after another from its start."""
+    views, start = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        views.append(flat[start : start + size].reshape(shape))
+        start += size
+    return views
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with momentum and Nesterov::
 

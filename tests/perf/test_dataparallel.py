@@ -294,15 +294,14 @@ def test_a_worker_process_that_vanishes_stops_training_with_a_clear_error(no_wor
 def test_parameters_of_one_dtype_share_one_flat_array_per_kind():
     """A process's share of every parameter is one range of one array: one optimiser
     call per step. Parameters of another dtype (or other kinds of state) get their own."""
-    from scratchnet.dataparallel import _groups
-    from scratchnet.optim import Parameter
+    from scratchnet.optim import Parameter, flat_groups
 
     model = _mlp()
     opt = model.optimizer
     params = model.parameters()
     for p in params:
         opt.state_of(p)
-    [(members, dtype, keys)] = _groups(params, opt.state)
+    [(members, dtype, keys)] = flat_groups(params, opt.state)
     assert members == list(range(6)) and dtype == np.float32
     assert [k for k, _ in keys] == ["tmp", "m_sum", "v_sum"]
 
@@ -312,4 +311,4 @@ def test_parameters_of_one_dtype_share_one_flat_array_per_kind():
     mixed = [param("a", np.float32), param("b", np.float32), param("c", np.float64),
              param("d", np.float32)]
     state = {p.name: {"tmp": np.zeros_like(p.value)} for p in mixed}
-    assert [g[0] for g in _groups(mixed, state)] == [[0, 1], [2], [3]]
+    assert [g[0] for g in flat_groups(mixed, state)] == [[0, 1], [2], [3]]
