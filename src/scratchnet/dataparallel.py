@@ -204,7 +204,7 @@ class DataParallel:
             self.X = next(arrays)
             np.copyto(self.X, X)
         self._names = [p.name for p in params]
-        self._bind(values, self._grads[0])
+        model.bind_parameters(self._names, values, self._grads[0])
         self.params = model.parameters()
         # each group's shares: contiguous ranges of its flat arrays, one per process
         self._shares = [split(flat[0].size, P) for flat in self._flat]
@@ -241,13 +241,6 @@ class DataParallel:
             self._pids.append(pid)
 
     # -- binding the model's arrays to the shared block -------------------------------
-    def _bind(self, values, grads) -> None:
-        layers = self.model.layers
-        for name, v, g in zip(self._names, values, grads, strict=True):
-            i, _, key = name.partition(".")
-            layers[int(i)].params[key] = v
-            layers[int(i)].grads[key] = g
-
     def _unbind(self) -> None:
         """Give the model and the optimiser private copies of their shared arrays again."""
         layers = self.model.layers
@@ -413,7 +406,7 @@ class DataParallel:
     def _helper(self, k: int, parent: int) -> None:
         model = self.model
         # this process's own gradient arrays (main's stay bound in main)
-        self._bind([p.value for p in self.params], self._grads[k])
+        model.bind_parameters(self._names, [p.value for p in self.params], self._grads[k])
         self.params = model.parameters()
         ctl = self._ctl_view
         done = k * _LINE + _DONE

@@ -239,8 +239,8 @@ class Sequential:
         parameters."""
         params = self.parameters()
         opt = self.optimizer
-        if opt is None or len(params) < 2:
-            return params
+        if opt is None or len(params) < 2 or opt.flat_arrays(params) is not None:
+            return params  # nothing to gain, or laid out already
         states = [opt.state_of(p) for p in params]
         groups = flat_groups(params, opt.state)
         if len(groups) != 1:
@@ -250,11 +250,10 @@ class Sequential:
         shapes = [p.value.shape for p in params]
         values, grads = empty(n, dtype), empty(n, dtype)
         state = {k: empty(n, k_dtype) for k, k_dtype in keys}
-        for p, v, g in zip(params, flat_views(values, shapes), flat_views(grads, shapes),
-                           strict=True):
+        value_views, grad_views = flat_views(values, shapes), flat_views(grads, shapes)
+        for p, v, g in zip(params, value_views, grad_views, strict=True):
             v[...], g[...] = p.value, p.grad
-            i, _, key = p.name.partition(".")
-            self.layers[int(i)].params[key], self.layers[int(i)].grads[key] = v, g
+        self.bind_parameters([p.name for p in params], value_views, grad_views)
         for k, flat in state.items():
             for st, view in zip(states, flat_views(flat, shapes), strict=True):
                 view[...] = st[k]
@@ -262,6 +261,14 @@ class Sequential:
         params = self.parameters()
         opt.use_flat(params, values, grads, state)
         return params
+
+    def bind_parameters(self, names: list[str], values, grads) -> None:
+        """Make the arrays named ``names`` (``parameters()``'s names) the layers' own
+        parameter and gradient arrays: ``values[j]`` and ``grads[j]`` for ``names[j]``."""
+        for name, v, g in zip(names, values, grads, strict=True):
+            i, _, key = name.partition(".")
+            layer = self.layers[int(i)]
+            layer.params[key], layer.grads[key] = v, g
 
     @property
     def n_params(self) -> int:

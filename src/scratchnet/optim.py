@@ -57,14 +57,11 @@ class Optimizer:
 
     def step(self, params: list[Parameter]) -> None:
         lr = self.begin_step()
-        flat = self._flat
+        flat = self.flat_arrays(params)
         if flat is not None:
-            arrays = self._arrays_of(params)
-            if arrays is not None and len(arrays) == len(flat[0]) and all(
-                    map(operator.is_, arrays, flat[0])):
-                self._update(*flat[1:], lr)  # every parameter at once (see use_flat)
-                return
-            self._flat = None  # an array was replaced: one call per parameter from now on
+            self._update(*flat, lr)  # every parameter at once (see use_flat)
+            return
+        self._flat = None  # an array was replaced: one call per parameter from now on
         for p in params:
             self._update(p.value, p.grad, self.state_of(p), lr)
 
@@ -84,6 +81,18 @@ class Optimizer:
         """
         arrays = self._arrays_of(params)
         self._flat = None if arrays is None else (arrays, values, grads, state)
+
+    def flat_arrays(self, params: list[Parameter]) -> tuple | None:
+        """``(values, grads, state)`` given to ``use_flat``, while every array of
+        ``params`` is still the view it was then; otherwise None."""
+        flat = self._flat
+        if flat is None:
+            return None
+        arrays = self._arrays_of(params)
+        if arrays is None or len(arrays) != len(flat[0]) or not all(
+                map(operator.is_, arrays, flat[0])):
+            return None
+        return flat[1:]
 
     def _arrays_of(self, params: list[Parameter]) -> list[np.ndarray] | None:
         """Every array ``step`` touches, in order (None if a parameter has no state yet)."""
